@@ -1,0 +1,164 @@
+//! The System Log table: each event stored once, keyed by its `uuid`.
+
+use rusqlite::params;
+
+use crate::{Result, Store};
+
+/// An event ready to store: key fields pulled out of the raw LogEvent.
+#[derive(Clone, Debug)]
+pub struct EventRecord {
+    pub uuid: String,
+    /// RFC 3339 UTC with milliseconds, as written by [`crate::format_time`].
+    pub published: String,
+    pub event_type: String,
+    pub actor_id: Option<String>,
+    pub actor_alternate_id: Option<String>,
+    pub outcome_result: Option<String>,
+    pub client_ip: Option<String>,
+    /// The LogEvent as compact JSON.
+    pub raw: String,
+}
+
+/// A stored event as read back for detection or export.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub uuid: String,
+    pub published: String,
+    pub event_type: String,
+    pub raw: String,
+}
+
+/// How many events of a batch were new and how many were already stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InsertOutcome {
+    pub inserted: u64,
+    pub duplicates: u64,
+}
+
+impl std::ops::AddAssign for InsertOutcome {
+    fn add_assign(&mut self, other: InsertOutcome) {
+        self.inserted += other.inserted;
+        self.duplicates += other.duplicates;
+    }
+}
+
+impl Store {
+    /// Stores `events` for `org` in one transaction; an event whose `uuid` is
+    /// already stored is counted as a duplicate and left as it was.
+    ///
+    /// `source` names where the events came from (`poll`, `import`, `hook`).
+    pub fn insert_events(
+        &mut self,
+        org: &str,
+        source: &str,
+        events: &[EventRecord],
+    ) -> Result<InsertOutcome> {
+        self.insert_events_with_state(org, source, events, None)
+    }
+
+    /// Like [`Store::insert_events`], and saves `state` (a key and value, such
+    /// as a log cursor) in the same transaction, so that a crash can neither
+    /// keep the events without the cursor nor the cursor without the events.
+    pub fn insert_events_with_state(
+        &mut self,
+        org: &str,
+        source: &str,
+        events: &[EventRecord],
+        state: Option<(&str, &str)>,
+    ) -> Result<InsertOutcome> {
+        let stored_at = crate::format_time(chrono::Utc::now());
+        let transaction = self.connection.transaction()?;
+        let mut outcome = InsertOutcome::default();
+        {
+            let mut insert = transaction.prepare_cached(
+                "INSERT OR IGNORE INTO events (uuid, org, published, event_type, actor_id,
+                    actor_alternate_id, outcome_result, client_ip, source, stored_at, raw)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for event in events {
+                let changed = insert.execute(params![
+                    event.uuid,
+                    org,
+                    event.published,
+                    event.event_type,
+                    event.actor_id,
+                    event.actor_alternate_id,
+                    event.outcome_result,
+                    event.client_ip,
+                    source,
+                    stored_at,
+                    event.raw
+                ])?;
+                if changed == 1 {
+                    outcome.inserted += 1;
+                } else {
+                    outcome.duplicates += 1;
+                }
+            }
+        }
+        if let Some((key, value)) = state {
+            transaction.execute(
+                "INSERT INTO state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(outcome)
+    }
+
+    /// Counts all stored events.
+    pub fn count_events(&self) -> Result<u64> {
+        Ok(self
+            .connection
+            .query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0))?)
+    }
+
+    /// Calls `visit` for each stored event published in `[since, until)`, in
+    /// order of `published` then `uuid`. Either bound may be left open.
+    pub fn for_each_event(
+        &self,
+        since: Option<&str>,
+        until: Option<&str>,
+        mut visit: impl FnMut(StoredEvent),
+    ) -> Result<u64> {
+        let mut statement = self.connection.prepare(
+            "SELECT uuid, published, event_type, raw FROM events
+             WHERE (?1 IS NULL OR published >= ?1) AND (?2 IS NULL OR published < ?2)
+             ORDER BY published, uuid",
+        )?;
+        let mut rows = statement.query(params![since, until])?;
+        let mut count = 0;
+        while let Some(row) = rows.next()? {
+            visit(StoredEvent {
+                uuid: row.get(0)?,
+                published: row.get(1)?,
+                event_type: row.get(2)?,
+                raw: row.get(3)?,
+            });
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Returns the newest `published` time of any stored event.
+    pub fn newest_event_time(&self) -> Result<Option<String>> {
+        Ok(self
+            .connection
+            .query_row("SELECT MAX(published) FROM events", [], |row| row.get(0))?)
+    }
+
+    /// Returns the time of the user's latest successful SSO into `app_id`, from
+    /// stored `user.authentication.sso` events.
+    pub fn last_sso(&self, user_id: &str, app_id: &str) -> Result<Option<String>> {
+        Ok(self.connection.query_row(
+            "SELECT MAX(published) FROM events
+             WHERE event_type = 'user.authentication.sso' AND actor_id = ?1
+               AND outcome_result = 'SUCCESS'
+               AND EXISTS (SELECT 1 FROM json_each(events.raw, '$.target')
+                           WHERE json_extract(value, '$.id') = ?2)",
+            [user_id, app_id],
+            |row| row.get(0),
+        )?)
+    }
+}

@@ -1,0 +1,117 @@
+//! The idaudit store: one SQLite file in WAL mode.
+//!
+//! Every other crate reads and writes through [`Store`]. The directory tables
+//! contain the latest synced copy of each org, keyed by org. The `events`
+//! table contains each System Log event once, keyed by `uuid`. Alerts and
+//! review campaigns have tables of their own. The schema is versioned by [`migrations`].
+
+mod alerts;
+mod campaigns;
+mod directory;
+mod events;
+pub mod migrations;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+pub use alerts::{Alert, AlertStatus, Upserted};
+pub use campaigns::{Campaign, CampaignItem};
+pub use directory::{
+    AppGroupRow, AppRow, AppUserRow, DirectoryCounts, DirectorySnapshot, GroupRow, Membership,
+    UserRow,
+};
+pub use events::{EventRecord, InsertOutcome, StoredEvent};
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("SQLite error")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("failed to encode or decode stored JSON")]
+    Json(#[from] serde_json::Error),
+    #[error(
+        "the store was written by a newer idaudit (schema version {found}, this build supports {supported})"
+    )]
+    SchemaTooNew { found: u32, supported: u32 },
+    #[error("failed to open the store at `{path}`")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A handle on one store file.
+pub struct Store {
+    connection: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it if needed, and migrates its schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        let mut connection = Connection::open(&path).map_err(|source| Error::Open {
+            path: path.clone(),
+            source,
+        })?;
+
+        // WAL lets readers (the web UI, an MCP client) work while a sync writes.
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        migrations::migrate(&mut connection)?;
+
+        Ok(Store { connection, path })
+    }
+
+    /// Returns the path of the store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Returns the journal mode SQLite reports for this connection.
+    pub fn journal_mode(&self) -> Result<String> {
+        Ok(self
+            .connection
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))?)
+    }
+
+    /// Returns the schema version of the open file.
+    pub fn schema_version(&self) -> Result<u32> {
+        Ok(self
+            .connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?)
+    }
+
+    /// Reads a value saved with [`Store::set_state`].
+    pub fn state(&self, key: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .connection
+            .query_row("SELECT value FROM state WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Saves a small named value, such as a cursor or the time of the last sync.
+    pub fn set_state(&self, key: &str, value: &str) -> Result<()> {
+        self.connection.execute(
+            "INSERT INTO state (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+}
+
+/// Formats a time the way the store keeps it: RFC 3339 in UTC with
+/// milliseconds, so that text order is time order.
+pub fn format_time(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

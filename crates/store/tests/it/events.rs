@@ -1,0 +1,79 @@
+use idaudit_store::EventRecord;
+
+use crate::temp_store;
+
+fn record(uuid: &str, published: &str) -> EventRecord {
+    EventRecord {
+        uuid: uuid.to_string(),
+        published: published.to_string(),
+        event_type: "user.session.start".to_string(),
+        actor_id: Some("00u1".to_string()),
+        actor_alternate_id: Some("jdoe@example.com".to_string()),
+        outcome_result: Some("SUCCESS".to_string()),
+        client_ip: None,
+        raw: format!(r#"{{"uuid":"{uuid}"}}"#),
+    }
+}
+
+#[test]
+fn events_stored_once_by_uuid() {
+    let (_folder, mut store) = temp_store();
+    let batch = vec![
+        record("a", "2026-01-01T00:00:00.000Z"),
+        record("b", "2026-01-01T00:00:01.000Z"),
+        record("a", "2026-01-01T00:00:00.000Z"),
+    ];
+    let outcome = store.insert_events("org", "import", &batch).unwrap();
+    assert_eq!(outcome.inserted, 2);
+    assert_eq!(outcome.duplicates, 1);
+
+    let again = store.insert_events("org", "poll", &batch[..2]).unwrap();
+    assert_eq!(again.inserted, 0);
+    assert_eq!(again.duplicates, 2);
+    assert_eq!(store.count_events().unwrap(), 2);
+}
+
+#[test]
+fn events_read_in_published_order() {
+    let (_folder, mut store) = temp_store();
+    let batch = vec![
+        record("late", "2026-01-03T00:00:00.000Z"),
+        record("early", "2026-01-01T00:00:00.000Z"),
+        record("middle", "2026-01-02T00:00:00.000Z"),
+    ];
+    store.insert_events("org", "import", &batch).unwrap();
+
+    let mut seen = Vec::new();
+    store
+        .for_each_event(None, None, |event| seen.push(event.uuid))
+        .unwrap();
+    assert_eq!(seen, vec!["early", "middle", "late"]);
+
+    let mut bounded = Vec::new();
+    store
+        .for_each_event(
+            Some("2026-01-02T00:00:00.000Z"),
+            Some("2026-01-03T00:00:00.000Z"),
+            |event| bounded.push(event.uuid),
+        )
+        .unwrap();
+    assert_eq!(bounded, vec!["middle"]);
+}
+
+#[test]
+fn cursor_saved_with_events() {
+    let (_folder, mut store) = temp_store();
+    store
+        .insert_events_with_state(
+            "org",
+            "poll",
+            &[record("a", "2026-01-01T00:00:00.000Z")],
+            Some(("logs.next", "https://x/next")),
+        )
+        .unwrap();
+    assert_eq!(
+        store.state("logs.next").unwrap().as_deref(),
+        Some("https://x/next")
+    );
+    assert_eq!(store.count_events().unwrap(), 1);
+}
