@@ -1,0 +1,442 @@
+//! The HTTP client for one Okta org: authentication, paging and retries.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use crate::auth::TokenSource;
+use crate::error::ApiError;
+use crate::link::find_link;
+use crate::rate::{RateLimit, backoff};
+use crate::{Credentials, Error, OrgConfig, Result, Secret};
+
+/// Attempts per request, the first included, before giving up on 429s and 5xx.
+const MAX_ATTEMPTS: u32 = 8;
+
+/// One page of a listing.
+#[derive(Debug)]
+pub struct Page {
+    /// The URL this page was read from.
+    pub url: String,
+    pub items: Vec<Value>,
+    /// The `next` link exactly as Okta sent it.
+    pub next: Option<String>,
+    pub rate: RateLimit,
+}
+
+/// Counters of a client's traffic, for summaries.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct RequestStats {
+    pub requests: u64,
+    pub rate_limited: u64,
+    pub retries: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    rate_limited: AtomicU64,
+    retries: AtomicU64,
+}
+
+enum Auth {
+    OAuth(TokenSource),
+    ApiToken(Secret),
+}
+
+/// A client for one Okta org. Cheap to clone; clones share the token and counters.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    org_url: Url,
+    auth: Auth,
+    counters: Counters,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OktaErrorBody {
+    #[serde(default)]
+    error_code: String,
+    #[serde(default)]
+    error_summary: String,
+    #[serde(default)]
+    error_id: String,
+    #[serde(default)]
+    error_causes: Vec<OktaErrorCause>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OktaErrorCause {
+    #[serde(default)]
+    error_summary: String,
+}
+
+impl Client {
+    /// Builds a client; no request is made until the first call.
+    pub fn new(config: &OrgConfig) -> Result<Client> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("idaudit/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|source| Error::Http {
+                url: config.org_url.to_string(),
+                source,
+            })?;
+        let auth = match &config.credentials {
+            Credentials::PrivateKey {
+                client_id,
+                private_key,
+                key_id,
+            } => Auth::OAuth(TokenSource::new(
+                http.clone(),
+                join(&config.org_url, "/oauth2/v1/token"),
+                client_id.clone(),
+                private_key,
+                key_id.clone(),
+                &config.scopes,
+            )?),
+            Credentials::ApiToken(token) => {
+                tracing::warn!(
+                    "Using an SSWS API token: Okta recommends an OAuth 2.0 service app with private_key_jwt"
+                );
+                Auth::ApiToken(token.clone())
+            }
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                org_url: config.org_url.clone(),
+                auth,
+                counters: Counters::default(),
+            }),
+        })
+    }
+
+    /// Returns the org's base URL.
+    pub fn org_url(&self) -> &Url {
+        &self.inner.org_url
+    }
+
+    /// Returns the request counters so far.
+    pub fn stats(&self) -> RequestStats {
+        let counters = &self.inner.counters;
+        RequestStats {
+            requests: counters.requests.load(Ordering::Relaxed),
+            rate_limited: counters.rate_limited.load(Ordering::Relaxed),
+            retries: counters.retries.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Returns the absolute URL of `path_and_query` on this org.
+    pub fn url(&self, path_and_query: &str) -> String {
+        join(&self.inner.org_url, path_and_query)
+    }
+
+    /// Reads every page of a listing and returns all items.
+    pub async fn list_all(&self, path_and_query: &str) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        self.for_each_page(path_and_query, |page| {
+            items.extend(page.items);
+            Ok(())
+        })
+        .await?;
+        Ok(items)
+    }
+
+    /// Follows `next` links from `path_and_query` and calls `visit` with each page.
+    ///
+    /// A `next` link that repeats the URL just read ends the listing with a
+    /// warning: Okta's groups listing has been seen to return one after the
+    /// last page, and following it would loop forever.
+    pub async fn for_each_page(
+        &self,
+        path_and_query: &str,
+        mut visit: impl FnMut(Page) -> Result<()>,
+    ) -> Result<()> {
+        let mut url = self.url(path_and_query);
+        loop {
+            let page = self.get_page(&url).await?;
+            let next = page.next.clone();
+            visit(page)?;
+            match next {
+                None => return Ok(()),
+                Some(next) if next == url => {
+                    tracing::warn!(url = %next, "Okta returned a next link equal to the page just read; ending the listing");
+                    return Ok(());
+                }
+                Some(next) => url = next,
+            }
+        }
+    }
+
+    /// Reads one page from an absolute URL on this org.
+    pub async fn get_page(&self, url: &str) -> Result<Page> {
+        let (body, headers) = self.get(url).await?;
+        let value: Value = serde_json::from_slice(&body).map_err(|source| Error::Decode {
+            url: url.to_string(),
+            source,
+        })?;
+        let items = match value {
+            Value::Array(items) => items,
+            // A few listings wrap their items, such as `/iam/assignees/users`.
+            Value::Object(mut object) => match object.remove("value") {
+                Some(Value::Array(items)) => items,
+                _ => vec![Value::Object(object)],
+            },
+            other => vec![other],
+        };
+        Ok(Page {
+            url: url.to_string(),
+            items,
+            next: find_link(&headers, "next"),
+            rate: RateLimit::from_headers(&headers),
+        })
+    }
+
+    /// Reads one JSON object from `path_and_query`.
+    pub async fn get_json(&self, path_and_query: &str) -> Result<Value> {
+        let url = self.url(path_and_query);
+        let (body, _) = self.get(&url).await?;
+        serde_json::from_slice(&body).map_err(|source| Error::Decode { url, source })
+    }
+
+    /// Sends a GET, retrying 429s after the bucket resets, 5xx and transport
+    /// errors with back-off, and a rejected token once with a new one.
+    async fn get(&self, url: &str) -> Result<(bytes::Bytes, HeaderMap)> {
+        self.check_same_org(url)?;
+        let mut retry_for: Option<String> = None;
+        let mut renewed_token = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = self.send_once(url, retry_for.as_deref(), attempt - 1).await;
+            let error = match outcome {
+                Ok(Response::Success(body, headers)) => return Ok((body, headers)),
+                Ok(Response::RateLimited { rate, request_id }) => {
+                    self.inner
+                        .counters
+                        .rate_limited
+                        .fetch_add(1, Ordering::Relaxed);
+                    let delay = rate.wait_after_429(attempt);
+                    tracing::warn!(
+                        url,
+                        request_id = request_id.as_deref().unwrap_or(""),
+                        delay_ms = delay.as_millis() as u64,
+                        attempt,
+                        "Rate limited by Okta; waiting for the bucket to reset"
+                    );
+                    if attempt >= MAX_ATTEMPTS {
+                        return Err(Error::RetriesExhausted {
+                            url: url.to_string(),
+                            attempts: attempt,
+                            last: Box::new(Error::UnexpectedStatus {
+                                url: url.to_string(),
+                                status: StatusCode::TOO_MANY_REQUESTS,
+                                body: String::new(),
+                            }),
+                        });
+                    }
+                    retry_for = request_id;
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                Ok(Response::TokenRejected { token, error }) => {
+                    if renewed_token {
+                        return Err(error);
+                    }
+                    if let Auth::OAuth(source) = &self.inner.auth {
+                        source.invalidate(&token).await;
+                    }
+                    renewed_token = true;
+                    tracing::debug!(url, "Access token rejected; renewing it once");
+                    continue;
+                }
+                Err(error) => error,
+            };
+            if !error.is_transient() || attempt >= MAX_ATTEMPTS {
+                return Err(if attempt > 1 && error.is_transient() {
+                    Error::RetriesExhausted {
+                        url: url.to_string(),
+                        attempts: attempt,
+                        last: Box::new(error),
+                    }
+                } else {
+                    error
+                });
+            }
+            let delay = backoff(attempt);
+            self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(url, delay_ms = delay.as_millis() as u64, attempt, error = %error, "Request failed; retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        url: &str,
+        retry_for: Option<&str>,
+        retry_count: u32,
+    ) -> Result<Response> {
+        let token = self.authorization().await?;
+        let mut request = self
+            .inner
+            .http
+            .get(url)
+            .header(ACCEPT, "application/json")
+            .header(AUTHORIZATION, &token.1);
+        if let Some(request_id) = retry_for {
+            request = request
+                .header("X-Okta-Retry-For", request_id)
+                .header("X-Okta-Retry-Count", retry_count.to_string());
+        }
+        self.inner.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let response = request.send().await.map_err(|source| Error::Http {
+            url: url.to_string(),
+            source,
+        })?;
+
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|source| Error::Http {
+            url: url.to_string(),
+            source,
+        })?;
+        let rate = RateLimit::from_headers(&headers);
+        if status.is_success() {
+            if let Some(pause) = rate.pause_before_next() {
+                tracing::debug!(
+                    url,
+                    pause_ms = pause.as_millis() as u64,
+                    "Rate-limit window spent; pausing"
+                );
+                tokio::time::sleep(pause).await;
+            }
+            return Ok(Response::Success(body, headers));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let request_id = header_text(&headers, "x-okta-request-id");
+            return Ok(Response::RateLimited { rate, request_id });
+        }
+        let error = api_error(url, status, &headers, &body);
+        if status == StatusCode::UNAUTHORIZED && matches!(self.inner.auth, Auth::OAuth(_)) {
+            return Ok(Response::TokenRejected {
+                token: token.0,
+                error,
+            });
+        }
+        Err(error)
+    }
+
+    /// Returns the current credential and the `Authorization` value that carries it.
+    async fn authorization(&self) -> Result<(Secret, String)> {
+        match &self.inner.auth {
+            Auth::OAuth(source) => {
+                let token = source.token().await?;
+                let value = format!("Bearer {}", token.expose());
+                Ok((token, value))
+            }
+            Auth::ApiToken(token) => Ok((token.clone(), format!("SSWS {}", token.expose()))),
+        }
+    }
+
+    /// Refuses URLs on another host, so that a `next` link cannot carry the
+    /// token elsewhere.
+    fn check_same_org(&self, url: &str) -> Result<()> {
+        let parsed = Url::parse(url).map_err(|error| Error::InvalidUrl {
+            url: url.to_string(),
+            reason: error.to_string(),
+        })?;
+        let org = &self.inner.org_url;
+        if parsed.origin() != org.origin() {
+            return Err(Error::ForeignLink {
+                url: url.to_string(),
+                org: org.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+enum Response {
+    Success(bytes::Bytes, HeaderMap),
+    RateLimited {
+        rate: RateLimit,
+        request_id: Option<String>,
+    },
+    /// A 401 on an OAuth token: renewed once, then `error` is returned.
+    TokenRejected {
+        token: Secret,
+        error: Error,
+    },
+}
+
+fn api_error(url: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+    if status == StatusCode::FORBIDDEN
+        && let Some(scope) = missing_scope(headers)
+    {
+        return Error::MissingScope {
+            url: url.to_string(),
+            scope,
+        };
+    }
+    match serde_json::from_slice::<OktaErrorBody>(body) {
+        Ok(parsed) if !parsed.error_code.is_empty() => Error::Api(Box::new(ApiError {
+            url: url.to_string(),
+            status,
+            code: parsed.error_code,
+            summary: parsed.error_summary,
+            error_id: parsed.error_id,
+            causes: parsed
+                .error_causes
+                .into_iter()
+                .map(|cause| cause.error_summary)
+                .collect(),
+        })),
+        _ => Error::UnexpectedStatus {
+            url: url.to_string(),
+            status,
+            body: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+        },
+    }
+}
+
+/// Reads the scope named by a `WWW-Authenticate: ... error="insufficient_scope"` header.
+fn missing_scope(headers: &HeaderMap) -> Option<String> {
+    let challenge = header_text(headers, WWW_AUTHENTICATE.as_str())?;
+    if !challenge.contains("insufficient_scope") {
+        return None;
+    }
+    let start = challenge.find("scope=\"")? + "scope=\"".len();
+    let end = challenge[start..].find('"')?;
+    Some(challenge[start..start + end].to_string())
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Joins a path (with its query) onto the org's base URL.
+fn join(org_url: &Url, path_and_query: &str) -> String {
+    let base = org_url.as_str().trim_end_matches('/');
+    if path_and_query.starts_with('/') {
+        format!("{base}{path_and_query}")
+    } else {
+        format!("{base}/{path_and_query}")
+    }
+}
