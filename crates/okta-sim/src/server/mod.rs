@@ -1,0 +1,287 @@
+//! The simulator's HTTP server: Okta's management API over an [`Org`] on a loopback port.
+//!
+//! [`serve`] binds the listener, registers one OAuth service app with an RSA key, and
+//! serves until [`RunningSim::shutdown`]. Routes:
+//!
+//! - `POST /oauth2/v1/token` (client credentials with `private_key_jwt`), in `auth`
+//! - users, groups and apps, in `directory`
+//! - `GET /api/v1/logs`, in `logs`
+//!
+//! A middleware in `limits` applies rate limits and adds the headers every Okta response
+//! carries. The org stays reachable through [`RunningSim::org`], so a test can change it
+//! while the server runs.
+
+mod auth;
+mod directory;
+mod error;
+mod limits;
+mod logs;
+mod paging;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use auth::ClientKey;
+pub use limits::RateLimits;
+
+use crate::generate::Org;
+use crate::ids::object_id;
+use auth::{Authority, ServiceApp};
+use error::ApiError;
+use limits::RateLimiter;
+
+/// How long [`RunningSim::shutdown`] waits for open connections before stopping anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Scopes granted to the service app by default: read access to everything served.
+pub const DEFAULT_SCOPES: &[&str] = &[
+    "okta.users.read",
+    "okta.groups.read",
+    "okta.apps.read",
+    "okta.logs.read",
+    "okta.roles.read",
+];
+
+/// Settings of a simulator server.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// Address to listen on; `127.0.0.1:0` picks a free loopback port.
+    pub bind: SocketAddr,
+    pub rate_limits: RateLimits,
+    /// Okta API scopes granted to the service app.
+    pub scopes: Vec<String>,
+    /// Lifetime of access tokens; Okta fixes it at one hour.
+    pub access_token_lifetime: Duration,
+    /// Key registered for the service app; a new RSA 2048 key is generated when `None`.
+    pub client_key: Option<ClientKey>,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            rate_limits: RateLimits::default(),
+            scopes: DEFAULT_SCOPES
+                .iter()
+                .map(|scope| scope.to_string())
+                .collect(),
+            access_token_lifetime: Duration::from_secs(3600),
+            client_key: None,
+        }
+    }
+}
+
+/// State shared by all handlers.
+pub(crate) struct AppState {
+    pub org: Arc<RwLock<Org>>,
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub base_url: String,
+    pub authority: Authority,
+    pub limiter: RateLimiter,
+}
+
+impl AppState {
+    /// Locks the org for reading; a panic in another holder does not make it unreadable.
+    pub fn read_org(&self) -> RwLockReadGuard<'_, Org> {
+        self.org.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A running simulator.
+pub struct RunningSim {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub base_url: String,
+    /// Client id of the service app (`0oa…`, 20 characters).
+    pub client_id: String,
+    /// PKCS#8 PEM of the RSA private key registered for the service app.
+    pub private_key_pem: String,
+    /// `kid` of the registered key.
+    pub key_id: String,
+    state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningSim {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RunningSim")
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.client_id)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningSim {
+    /// Returns the live org; changes are visible to the next request.
+    pub fn org(&self) -> Arc<RwLock<Org>> {
+        Arc::clone(&self.state.org)
+    }
+
+    /// Returns the token endpoint, which is also the `aud` a client assertion must name.
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth2/v1/token", self.base_url)
+    }
+
+    /// Invalidates every access token issued so far; the next API call with one gets a 401.
+    pub fn revoke_access_tokens(&self) {
+        self.state.authority.revoke_all();
+    }
+
+    /// Stops accepting connections, lets open requests finish and waits for the server.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
+                tracing::warn!(base_url = %self.base_url, "Simulator did not stop within the grace period, aborting it");
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a simulator serving `org` and returns once it accepts connections.
+///
+/// Generates the service app's RSA key unless `options.client_key` supplies one. Key
+/// generation is the slowest part of starting, so test suites can generate one
+/// [`ClientKey`] and pass it to every simulator.
+pub async fn serve(org: Org, options: SimOptions) -> anyhow::Result<RunningSim> {
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .with_context(|| format!("Failed to bind the simulator to `{}`", options.bind))?;
+    let address = listener
+        .local_addr()
+        .context("Failed to read the simulator's local address")?;
+    let base_url = format!("http://{address}");
+    let key = client_key(&options).await?;
+    let client_id = object_id(&mut rand::thread_rng(), "0oa");
+    let authority = Authority::new(
+        &base_url,
+        ServiceApp {
+            client_id: &client_id,
+            key: &key,
+            granted_scopes: &options.scopes,
+            token_lifetime: options.access_token_lifetime,
+        },
+    )?;
+    let state = Arc::new(AppState {
+        org: Arc::new(RwLock::new(org)),
+        base_url: base_url.clone(),
+        authority,
+        limiter: RateLimiter::new(options.rate_limits),
+    });
+
+    let (stop, task) = spawn_server(listener, Arc::clone(&state));
+    tracing::info!(%base_url, client_id, "Okta simulator listening");
+    Ok(RunningSim {
+        base_url,
+        client_id,
+        private_key_pem: key.private_key_pem,
+        key_id: key.key_id,
+        state,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+/// Returns the key from the options, or generates one off the async runtime's threads.
+async fn client_key(options: &SimOptions) -> anyhow::Result<ClientKey> {
+    match options.client_key.clone() {
+        Some(key) => Ok(key),
+        None => tokio::task::spawn_blocking(ClientKey::generate)
+            .await
+            .context("RSA key generation task failed")?,
+    }
+}
+
+/// Serves on `listener` until the returned sender fires or is dropped.
+fn spawn_server(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async {
+        let _ = stopped.await;
+    });
+    let task = tokio::spawn(async move {
+        if let Err(error) = server.await {
+            tracing::error!(%error, "Simulator server failed");
+        }
+    });
+    (stop, task)
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/oauth2/v1/token", post(token))
+        .route("/api/v1/users", get(directory::list_users))
+        .route("/api/v1/users/{id}", get(directory::get_user))
+        .route("/api/v1/users/{id}/groups", get(directory::user_groups))
+        .route("/api/v1/users/{id}/roles", get(directory::user_roles))
+        .route("/api/v1/groups", get(directory::list_groups))
+        .route("/api/v1/groups/{id}", get(directory::get_group))
+        .route("/api/v1/groups/{id}/users", get(directory::group_users))
+        .route("/api/v1/groups/{id}/apps", get(directory::group_apps))
+        .route("/api/v1/apps", get(directory::list_apps))
+        .route("/api/v1/apps/{id}", get(directory::get_app))
+        .route("/api/v1/apps/{id}/users", get(directory::app_users))
+        .route("/api/v1/apps/{id}/groups", get(directory::app_groups))
+        .route("/api/v1/logs", get(logs::list_logs))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            limits::envelope,
+        ))
+        .with_state(state)
+}
+
+/// `POST /oauth2/v1/token`.
+async fn token(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    match state.authority.issue_token(&headers, &body, Utc::now()) {
+        Ok(token) => {
+            let no_cache = [
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                (header::PRAGMA, HeaderValue::from_static("no-cache")),
+            ];
+            (no_cache, Json(token)).into_response()
+        }
+        Err(error) => {
+            tracing::debug!(?error, "Token request rejected");
+            error.into_response()
+        }
+    }
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(uri.path(), "Resource")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}
