@@ -1,0 +1,197 @@
+//! Turning one JSON value into a storable System Log event.
+//!
+//! Okta's LogEvent is camelCase with a required `uuid`, `published` and
+//! `eventType`. Exports made by other tools differ: Cribl keeps the event as
+//! a JSON string in `_raw`, and Panther lower-cases some top-level keys and
+//! rewrites `published`. Wrappers are unwrapped. A record whose keys were
+//! renamed is rejected with the reason rather than guessed at, so that a rule
+//! cannot match it by mistake.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use idaudit_store::EventRecord;
+use serde_json::{Map, Value};
+
+/// Fields that hold a whole LogEvent as a JSON string in export formats.
+const WRAPPER_FIELDS: &[&str] = &["_raw", "message"];
+
+/// Renamed keys that mark an event rewritten by another tool.
+const LOWER_CASED_KEYS: &[(&str, &str)] = &[
+    ("eventtype", "eventType"),
+    ("displaymessage", "displayMessage"),
+    ("debugcontext", "debugContext"),
+    ("authenticationcontext", "authenticationContext"),
+    ("securitycontext", "securityContext"),
+    ("legacyeventtype", "legacyEventType"),
+];
+
+/// Builds an [`EventRecord`] from a LogEvent, or from a wrapper that contains
+/// one as a JSON string. Returns the reason when the value is not a LogEvent.
+pub fn to_event_record(value: Value) -> Result<EventRecord, String> {
+    let object = unwrap_event(value)?;
+
+    if let Some((found, expected)) = LOWER_CASED_KEYS
+        .iter()
+        .find(|(found, _)| object.contains_key(*found))
+    {
+        return Err(format!(
+            "unrecognised event: key `{found}` instead of Okta's `{expected}` (keys were renamed by another tool)"
+        ));
+    }
+
+    let uuid = required_text(&object, "uuid")?;
+    let event_type = required_text(&object, "eventType")?;
+    let published_text = required_text(&object, "published")?;
+    let published = parse_published(&published_text)
+        .ok_or_else(|| format!("invalid `published` value `{}`", truncate(&published_text)))?;
+
+    let actor = object.get("actor");
+    let record = EventRecord {
+        uuid,
+        published: idaudit_store::format_time(published),
+        event_type,
+        actor_id: text_at(actor, &["id"]),
+        actor_alternate_id: text_at(actor, &["alternateId"]),
+        outcome_result: text_at(object.get("outcome"), &["result"]),
+        client_ip: text_at(object.get("client"), &["ipAddress"]).filter(|ip| ip != "null"),
+        raw: Value::Object(object).to_string(),
+    };
+    Ok(record)
+}
+
+/// Returns the LogEvent object inside `value`, unwrapping a JSON-string wrapper.
+fn unwrap_event(value: Value) -> Result<Map<String, Value>, String> {
+    let Value::Object(object) = value else {
+        return Err(format!("expected a JSON object, found {}", kind_of(&value)));
+    };
+    if object.contains_key("eventType") || object.contains_key("eventtype") {
+        return Ok(object);
+    }
+    for field in WRAPPER_FIELDS {
+        if let Some(Value::String(inner)) = object.get(*field) {
+            return match serde_json::from_str::<Value>(inner) {
+                Ok(Value::Object(inner)) => Ok(inner),
+                Ok(other) => Err(format!(
+                    "field `{field}` holds {} instead of an event",
+                    kind_of(&other)
+                )),
+                Err(error) => Err(format!("field `{field}` is not valid JSON: {error}")),
+            };
+        }
+    }
+    Err("unrecognised record: no `eventType` field".to_string())
+}
+
+/// Parses Okta's ISO 8601 `published`, and the `YYYY-MM-DD HH:MM:SS.fff`
+/// form that some exporters write, read as UTC.
+pub fn parse_published(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+        .ok()
+        .map(|naive| naive.and_utc())
+}
+
+fn required_text(object: &Map<String, Value>, key: &str) -> Result<String, String> {
+    match object.get(key) {
+        Some(Value::String(text)) if !text.trim().is_empty() => Ok(text.clone()),
+        Some(Value::String(_)) => Err(format!("empty `{key}`")),
+        Some(other) => Err(format!("`{key}` is {} instead of a string", kind_of(other))),
+        None => Err(format!("missing `{key}`")),
+    }
+}
+
+fn text_at(value: Option<&Value>, path: &[&str]) -> Option<String> {
+    let mut current = value?;
+    for key in path {
+        current = current.get(key)?;
+    }
+    current.as_str().map(str::to_string)
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(60).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{parse_published, to_event_record};
+
+    fn event() -> serde_json::Value {
+        json!({
+            "uuid": "a1", "published": "2021-06-25T21:27:03.49Z", "eventType": "user.session.start",
+            "actor": {"id": "00u1", "alternateId": "jdoe@example.com"},
+            "outcome": {"result": "FAILURE"}, "client": {"ipAddress": "198.51.100.7"}
+        })
+    }
+
+    #[test]
+    fn plain_event() {
+        let record = to_event_record(event()).unwrap();
+        assert_eq!(record.uuid, "a1");
+        assert_eq!(record.published, "2021-06-25T21:27:03.490Z");
+        assert_eq!(
+            record.actor_alternate_id.as_deref(),
+            Some("jdoe@example.com")
+        );
+        assert_eq!(record.client_ip.as_deref(), Some("198.51.100.7"));
+        assert_eq!(record.outcome_result.as_deref(), Some("FAILURE"));
+    }
+
+    #[test]
+    fn raw_string_wrapper_unwrapped() {
+        let wrapper = json!({"_raw": event().to_string(), "_time": 1});
+        let record = to_event_record(wrapper).unwrap();
+        assert_eq!(record.uuid, "a1");
+        assert!(!record.raw.contains("_time"));
+    }
+
+    #[test]
+    fn lower_cased_keys_rejected() {
+        let renamed = json!({"uuid": "a2", "published": "2021-06-25T21:27:03Z", "eventtype": "user.session.start"});
+        let reason = to_event_record(renamed).unwrap_err();
+        assert!(reason.contains("`eventtype`"), "{reason}");
+    }
+
+    #[test]
+    fn bad_published_rejected() {
+        let mut redacted = event();
+        redacted["published"] = json!("redacted");
+        assert!(
+            to_event_record(redacted)
+                .unwrap_err()
+                .contains("`published`")
+        );
+        let mut missing = event();
+        missing.as_object_mut().unwrap().remove("published");
+        assert_eq!(to_event_record(missing).unwrap_err(), "missing `published`");
+    }
+
+    #[test]
+    fn published_forms() {
+        assert!(parse_published("2021-06-25T21:27:03.490Z").is_some());
+        assert!(parse_published("2021-06-25 21:27:03.490123").is_some());
+        assert!(parse_published("2021-06-25 21:27:03.490123456").is_some());
+        assert!(parse_published("yesterday").is_none());
+    }
+
+    #[test]
+    fn null_ip_string_dropped() {
+        let mut value = event();
+        value["client"]["ipAddress"] = json!("null");
+        assert_eq!(to_event_record(value).unwrap().client_ip, None);
+    }
+}

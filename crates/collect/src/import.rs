@@ -1,0 +1,240 @@
+//! Import of exported System Log files.
+//!
+//! The format is detected from the content rather than the file name. Accepted
+//! are a JSON array of events, JSON Lines, a raw `/api/v1/logs` page (an
+//! array), an event-hook delivery (`data.events`), and wrappers that contain
+//! each event as a JSON string. Any of these may be gzip-compressed. A record that is not a
+//! LogEvent is reported with its location and skipped; the rest are stored.
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+use idaudit_store::{EventRecord, InsertOutcome, Store};
+use serde_json::Value;
+
+use crate::event::to_event_record;
+
+/// Events are written to the store in batches of this size.
+const BATCH_SIZE: usize = 5_000;
+
+/// Position of a record in its input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A line of a JSON Lines input, counted from 1.
+    Line(usize),
+    /// An element of a JSON array, counted from 0.
+    Index(usize),
+    /// The input as a whole.
+    Whole,
+}
+
+/// A record that was not imported, and why.
+#[derive(Clone, Debug)]
+pub struct Rejection {
+    pub source: String,
+    pub location: Location,
+    pub reason: String,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.location {
+            Location::Line(line) => write!(formatter, "{}:{line}: {}", self.source, self.reason),
+            Location::Index(index) => {
+                write!(formatter, "{} [{index}]: {}", self.source, self.reason)
+            }
+            Location::Whole => write!(formatter, "{}: {}", self.source, self.reason),
+        }
+    }
+}
+
+/// Counts from one import, with every rejected record.
+#[derive(Debug, Default)]
+pub struct ImportSummary {
+    pub records: u64,
+    pub stored: InsertOutcome,
+    pub rejected: Vec<Rejection>,
+}
+
+/// Imports one file, or standard input when `path` is `-`.
+pub fn import_path(store: &mut Store, org: &str, path: &Path) -> std::io::Result<ImportSummary> {
+    let name = path.display().to_string();
+    if name == "-" {
+        return import_reader(store, org, "<stdin>", std::io::stdin().lock());
+    }
+    let file = std::fs::File::open(path)?;
+    import_reader(store, org, &name, file)
+}
+
+/// Imports from any reader; `source` names it in rejections.
+pub fn import_reader<'r>(
+    store: &mut Store,
+    org: &str,
+    source: &str,
+    reader: impl Read + 'r,
+) -> std::io::Result<ImportSummary> {
+    let mut reader = BufReader::new(reader);
+    let is_gzip = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn BufRead + 'r> = if is_gzip {
+        Box::new(BufReader::new(MultiGzDecoder::new(reader)))
+    } else {
+        Box::new(reader)
+    };
+    let mut importer = Importer::new(store, org, source);
+    importer.read(reader)?;
+    importer.finish()
+}
+
+struct Importer<'a> {
+    store: &'a mut Store,
+    org: &'a str,
+    source: &'a str,
+    batch: Vec<EventRecord>,
+    summary: ImportSummary,
+}
+
+impl<'a> Importer<'a> {
+    fn new(store: &'a mut Store, org: &'a str, source: &'a str) -> Importer<'a> {
+        Importer {
+            store,
+            org,
+            source,
+            batch: Vec::with_capacity(BATCH_SIZE),
+            summary: ImportSummary::default(),
+        }
+    }
+
+    /// Reads the input: a whole JSON document when it starts with `[`, else
+    /// JSON Lines (a lone JSON object is a one-line JSON Lines input).
+    fn read(&mut self, mut reader: Box<dyn BufRead + '_>) -> std::io::Result<()> {
+        let first = loop {
+            let buffer = reader.fill_buf()?;
+            if buffer.is_empty() {
+                return Ok(());
+            }
+            match buffer.iter().position(|byte| !byte.is_ascii_whitespace()) {
+                Some(position) => break buffer[position],
+                None => {
+                    let length = buffer.len();
+                    reader.consume(length);
+                }
+            }
+        };
+        if first == b'[' {
+            let mut text = String::new();
+            reader.read_to_string(&mut text)?;
+            self.read_document(&text)
+        } else {
+            self.read_lines(reader)
+        }
+    }
+
+    fn read_document(&mut self, text: &str) -> std::io::Result<()> {
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Array(items)) => {
+                for (index, item) in items.into_iter().enumerate() {
+                    self.add(item, Location::Index(index))?;
+                }
+                Ok(())
+            }
+            Ok(other) => self.add(other, Location::Whole),
+            Err(error) => {
+                self.reject(Location::Whole, format!("invalid JSON: {error}"));
+                Ok(())
+            }
+        }
+    }
+
+    fn read_lines(&mut self, reader: Box<dyn BufRead + '_>) -> std::io::Result<()> {
+        for (index, line) in reader.lines().enumerate() {
+            let line = line?;
+            let trimmed = line.trim();
+            if trimmed.is_empty() {
+                continue;
+            }
+            let location = Location::Line(index + 1);
+            match serde_json::from_str::<Value>(trimmed) {
+                Ok(value) => self.add_line_value(value, location)?,
+                Err(error) => self.reject(location, format!("invalid JSON: {error}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// A JSON Lines record is an event, or a whole API page or hook delivery.
+    fn add_line_value(&mut self, value: Value, location: Location) -> std::io::Result<()> {
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    self.add(item, location.clone())?;
+                }
+                Ok(())
+            }
+            Value::Object(ref object) if is_hook_delivery(object) => {
+                let events = value["data"]["events"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                for event in events {
+                    self.add(event, location.clone())?;
+                }
+                Ok(())
+            }
+            other => self.add(other, location),
+        }
+    }
+
+    fn add(&mut self, value: Value, location: Location) -> std::io::Result<()> {
+        match to_event_record(value) {
+            Ok(record) => {
+                self.summary.records += 1;
+                self.batch.push(record);
+                if self.batch.len() >= BATCH_SIZE {
+                    self.flush()?;
+                }
+            }
+            Err(reason) => self.reject(location, reason),
+        }
+        Ok(())
+    }
+
+    /// Counts a record that could not be read and reports where it was.
+    fn reject(&mut self, location: Location, reason: String) {
+        self.summary.records += 1;
+        let rejection = Rejection {
+            source: self.source.to_string(),
+            location,
+            reason,
+        };
+        tracing::warn!("Skipped a record: {rejection}");
+        self.summary.rejected.push(rejection);
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let outcome = self
+            .store
+            .insert_events(self.org, "import", &self.batch)
+            .map_err(std::io::Error::other)?;
+        self.summary.stored += outcome;
+        self.batch.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<ImportSummary> {
+        self.flush()?;
+        Ok(self.summary)
+    }
+}
+
+/// Returns true for an Okta event-hook delivery envelope.
+fn is_hook_delivery(object: &serde_json::Map<String, Value>) -> bool {
+    object
+        .get("data")
+        .and_then(|data| data.get("events"))
+        .is_some_and(Value::is_array)
+}

@@ -1,0 +1,11 @@
+//! Collection of Okta data into the store: directory sync, System Log pull,
+//! and import of exported log files.
+
+mod event;
+pub mod import;
+pub mod logs;
+mod progress;
+pub mod sync;
+
+pub use event::{parse_published, to_event_record};
+pub use progress::{NoProgress, Progress};
