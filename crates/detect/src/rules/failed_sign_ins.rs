@@ -1,0 +1,171 @@
+//! `failed-sign-ins-per-user`: many failed sign-ins for one account.
+//!
+//! Counts `user.session.start` events with outcome FAILURE per account (the
+//! actor's alternate id, which for a failed sign-in is the login that was
+//! tried). When `threshold` failures fall within `window`, a burst starts.
+//! The burst grows while failures keep coming less than `window` apart. It
+//! raises one alert naming the account and the source IP with the most
+//! failures.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use chrono::{DateTime, Duration, Utc};
+use idaudit_store::{Alert, AlertStatus};
+use serde_json::json;
+
+use super::Rule;
+use crate::alert_id;
+use crate::event::Event;
+
+pub const RULE_ID: &str = "failed-sign-ins-per-user";
+
+/// Evidence uuids kept per alert; the count still covers every failure.
+const MAX_EVIDENCE: usize = 200;
+
+/// One failed sign-in.
+#[derive(Clone, Debug)]
+struct Failure {
+    time: DateTime<Utc>,
+    uuid: String,
+    ip: Option<String>,
+}
+
+#[derive(Default)]
+struct Account {
+    /// Failures within the last window, before a burst is confirmed.
+    recent: VecDeque<Failure>,
+    /// The failures of a confirmed burst.
+    burst: Vec<Failure>,
+}
+
+pub struct FailedSignIns {
+    threshold: usize,
+    window: Duration,
+    accounts: HashMap<String, Account>,
+}
+
+impl Default for FailedSignIns {
+    /// Five failures in ten minutes: above what a person mistyping a password
+    /// produces before Okta's default lockout of ten attempts, and well below
+    /// what a guessing tool sends.
+    fn default() -> FailedSignIns {
+        FailedSignIns::new(5, Duration::minutes(10))
+    }
+}
+
+impl FailedSignIns {
+    pub fn new(threshold: usize, window: Duration) -> FailedSignIns {
+        FailedSignIns {
+            threshold: threshold.max(1),
+            window,
+            accounts: HashMap::new(),
+        }
+    }
+
+    fn close_burst(&self, account_name: &str, burst: &[Failure]) -> Alert {
+        let mut per_ip: BTreeMap<&str, u64> = BTreeMap::new();
+        for failure in burst {
+            *per_ip
+                .entry(failure.ip.as_deref().unwrap_or("unknown"))
+                .or_default() += 1;
+        }
+        // The most frequent IP wins; ties go to the IP seen last.
+        let last_ip = burst.last().and_then(|failure| failure.ip.as_deref());
+        let source_ip = per_ip
+            .iter()
+            .max_by_key(|(ip, count)| (**count, Some(**ip) == last_ip))
+            .map(|(ip, _)| ip.to_string());
+        let (first, last) = (&burst[0], &burst[burst.len() - 1]);
+
+        Alert {
+            id: alert_id(RULE_ID, account_name, &first.uuid),
+            rule: RULE_ID.to_string(),
+            severity: "medium".to_string(),
+            title: format!(
+                "{} failed sign-ins for {account_name}, most from {}",
+                burst.len(),
+                source_ip.as_deref().unwrap_or("an unknown IP")
+            ),
+            user: Some(account_name.to_string()),
+            ip: source_ip,
+            first_seen: idaudit_store::format_time(first.time),
+            last_seen: idaudit_store::format_time(last.time),
+            count: burst.len() as u64,
+            evidence: burst
+                .iter()
+                .take(MAX_EVIDENCE)
+                .map(|failure| failure.uuid.clone())
+                .collect(),
+            details: json!({
+                "failuresPerIp": per_ip,
+                "threshold": self.threshold,
+                "windowMinutes": self.window.num_minutes(),
+            }),
+            status: AlertStatus::Open,
+        }
+    }
+}
+
+impl Rule for FailedSignIns {
+    fn id(&self) -> &'static str {
+        RULE_ID
+    }
+
+    fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
+        if event.event_type != "user.session.start" || !event.outcome_is("FAILURE") {
+            return;
+        }
+        let (Some(time), Some(name)) = (
+            event.published,
+            event.actor.as_ref().and_then(|actor| actor.name()),
+        ) else {
+            return;
+        };
+        let name = name.to_ascii_lowercase();
+        let failure = Failure {
+            time,
+            uuid: event.uuid.clone(),
+            ip: event.client_ip().map(str::to_string),
+        };
+        let window = self.window;
+        let threshold = self.threshold;
+
+        let account = self.accounts.entry(name.clone()).or_default();
+        // A burst ends when failures stop for a whole window.
+        if let Some(last) = account.burst.last()
+            && time - last.time > window
+        {
+            let burst = std::mem::take(&mut account.burst);
+            let alert = self.close_burst(&name, &burst);
+            alerts.push(alert);
+        }
+        let account = self.accounts.entry(name).or_default();
+        if !account.burst.is_empty() {
+            account.burst.push(failure);
+            return;
+        }
+        account.recent.push_back(failure);
+        while account
+            .recent
+            .front()
+            .is_some_and(|oldest| time - oldest.time > window)
+        {
+            account.recent.pop_front();
+        }
+        if account.recent.len() >= threshold {
+            account.burst = account.recent.drain(..).collect();
+        }
+    }
+
+    fn finish(&mut self, alerts: &mut Vec<Alert>) {
+        let mut names: Vec<String> = self.accounts.keys().cloned().collect();
+        names.sort();
+        for name in names {
+            let burst = match self.accounts.get_mut(&name) {
+                Some(account) if !account.burst.is_empty() => std::mem::take(&mut account.burst),
+                _ => continue,
+            };
+            alerts.push(self.close_burst(&name, &burst));
+        }
+    }
+}
