@@ -1,0 +1,194 @@
+//! Writing review packages: one CSV and one self-contained HTML file per
+//! reviewer, plus the whole campaign as JSON.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use idaudit_store::{Campaign, CampaignItem, Store};
+use minijinja::{Environment, context};
+
+use crate::ReviewError;
+
+const PACKAGE_TEMPLATE: &str = include_str!("templates/package.html");
+
+/// The files written for one reviewer.
+#[derive(Clone, Debug)]
+pub struct ReviewerPackage {
+    pub reviewer_login: String,
+    pub items: usize,
+    pub csv: PathBuf,
+    pub html: PathBuf,
+}
+
+/// Writes the packages of campaign `id` (the newest when `None`) into `out_dir`.
+pub fn export_campaign(
+    store: &Store,
+    id: Option<i64>,
+    out_dir: &Path,
+) -> Result<(Campaign, Vec<ReviewerPackage>), ReviewError> {
+    let campaign = store.campaign(id)?.ok_or(ReviewError::NoCampaign { id })?;
+    let items = store.campaign_items(campaign.id)?;
+    std::fs::create_dir_all(out_dir).map_err(|source| ReviewError::Write {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+
+    let mut per_reviewer: BTreeMap<&str, Vec<&CampaignItem>> = BTreeMap::new();
+    for item in &items {
+        per_reviewer
+            .entry(&item.reviewer_login)
+            .or_default()
+            .push(item);
+    }
+
+    let mut environment = Environment::new();
+    environment
+        .add_template("package.html", PACKAGE_TEMPLATE)
+        .map_err(ReviewError::Template)?;
+    let template = environment
+        .get_template("package.html")
+        .map_err(ReviewError::Template)?;
+
+    let mut packages = Vec::new();
+    for (reviewer_login, reviewer_items) in per_reviewer {
+        let stem = file_stem(reviewer_login);
+        let csv = out_dir.join(format!("{stem}.csv"));
+        let html = out_dir.join(format!("{stem}.html"));
+        write_file(&csv, &render_csv(&reviewer_items)?)?;
+
+        let flagged = reviewer_items
+            .iter()
+            .filter(|item| !item.flags.is_empty())
+            .count();
+        let revocations = reviewer_items
+            .iter()
+            .filter(|item| item.suggestion == "revoke")
+            .count();
+        let page = template
+            .render(context! {
+                campaign => &campaign,
+                reviewer_login => reviewer_login,
+                reviewer_name => reviewer_items[0].reviewer_name,
+                items => &reviewer_items,
+                flagged => flagged,
+                revocations => revocations,
+            })
+            .map_err(ReviewError::Template)?;
+        write_file(&html, page.as_bytes())?;
+
+        packages.push(ReviewerPackage {
+            reviewer_login: reviewer_login.to_string(),
+            items: reviewer_items.len(),
+            csv,
+            html,
+        });
+    }
+
+    let all = serde_json::json!({"campaign": &campaign, "items": &items});
+    let json_bytes = serde_json::to_vec_pretty(&all).map_err(ReviewError::Json)?;
+    write_file(&out_dir.join("campaign.json"), &json_bytes)?;
+    Ok((campaign, packages))
+}
+
+/// The CSV columns, in order.
+const CSV_HEADER: &[&str] = &[
+    "item",
+    "reviewer",
+    "user_login",
+    "user_name",
+    "user_status",
+    "app",
+    "granted",
+    "granting_groups",
+    "flags",
+    "suggestion",
+    "reason",
+    "decision",
+];
+
+fn render_csv(items: &[&CampaignItem]) -> Result<Vec<u8>, ReviewError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(CSV_HEADER).map_err(ReviewError::Csv)?;
+    for item in items {
+        let granted = if item.grant_type == "GROUP" {
+            "group"
+        } else {
+            "direct"
+        };
+        let row = [
+            item.item_no.to_string(),
+            item.reviewer_login.clone(),
+            item.user_login.clone(),
+            item.user_name.clone(),
+            item.user_status.clone(),
+            item.app_label.clone(),
+            granted.to_string(),
+            item.granting_groups.join("; "),
+            item.flags.join("; "),
+            item.suggestion.clone(),
+            item.reason.clone(),
+            String::new(),
+        ];
+        writer
+            .write_record(row.iter().map(|cell| inert_cell(cell)))
+            .map_err(ReviewError::Csv)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|error| ReviewError::Csv(error.into_error().into()))
+}
+
+/// Prefixes a cell that a spreadsheet would run as a formula with `'`, so a
+/// profile value such as `=HYPERLINK(...)` stays text.
+pub fn inert_cell(cell: &str) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_string(),
+    }
+}
+
+/// Turns a reviewer login into a safe file name.
+fn file_stem(login: &str) -> String {
+    let stem: String = login
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() || matches!(character, '.' | '-' | '_' | '@') {
+                character
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stem = stem.trim_start_matches('.');
+    if stem.is_empty() {
+        "reviewer".to_string()
+    } else {
+        stem.to_string()
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReviewError> {
+    std::fs::write(path, bytes).map_err(|source| ReviewError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{file_stem, inert_cell};
+
+    #[test]
+    fn formula_cells_made_inert() {
+        assert_eq!(inert_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(inert_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(inert_cell("Jane"), "Jane");
+    }
+
+    #[test]
+    fn reviewer_file_names_safe() {
+        assert_eq!(file_stem("jane.doe@example.com"), "jane.doe@example.com");
+        assert_eq!(file_stem("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(file_stem(""), "reviewer");
+    }
+}
