@@ -1,0 +1,264 @@
+//! Command-line arguments, as clap parses them.
+//!
+//! These are raw values; `settings` turns them, the config file and the
+//! environment into what the commands run with.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "idaudit",
+    version,
+    about = "Self-hosted identity audit agent for Okta",
+    after_help = "Examples:\n  idaudit demo                      Run every stage on a built-in simulated org\n  idaudit sync                      Copy the directory of the configured org\n  idaudit logs pull --since 7d      Backfill a week of System Log\n  idaudit logs import events.jsonl  Import an exported System Log file\n  idaudit detect --format json      Run the rules and print alerts as JSON Lines"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Config file [default: ./idaudit.toml when it exists]
+    #[arg(long, global = true, env = "IDAUDIT_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Store file [default: `store` in the config, else ./idaudit.db]
+    #[arg(long, global = true, env = "IDAUDIT_STORE")]
+    pub store: Option<PathBuf>,
+
+    /// More log output on stderr (-v info, -vv debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less log output on stderr (errors only)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// When to use colour on stderr
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, Default, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Table,
+    /// JSON Lines, one object per line with a `type` field
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every stage on a built-in simulated org and write the results to a folder
+    #[command(after_help = "Example:\n  idaudit demo --out ./idaudit-demo --seed 7")]
+    Demo(DemoArgs),
+
+    /// Serve a simulated Okta org on loopback for testing integrations
+    #[command(after_help = "Example:\n  idaudit sim --port 8099 --users 5000")]
+    Sim(SimArgs),
+
+    /// Copy users, groups, memberships, apps and assignments into the store
+    Sync,
+
+    /// System Log: backfill from Okta or import exported files
+    #[command(subcommand)]
+    Logs(LogsCommand),
+
+    /// Run the detection rules over stored events and print the alerts
+    Detect(DetectArgs),
+
+    /// Stored alerts
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+
+    /// Access-certification campaigns
+    #[command(subcommand)]
+    Review(ReviewCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder for the store, alerts and review packages
+    #[arg(long, default_value = "idaudit-demo")]
+    pub out: PathBuf,
+
+    /// Seed of the simulated org; the same seed gives the same org
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Users in the simulated org
+    #[arg(long, default_value_t = 2000)]
+    pub users: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Port on 127.0.0.1 to listen on (0 picks a free one)
+    #[arg(long, default_value_t = 8099)]
+    pub port: u16,
+
+    /// Seed of the generated org
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Users in the generated org
+    #[arg(long, default_value_t = 2000)]
+    pub users: usize,
+
+    /// Groups in the generated org
+    #[arg(long, default_value_t = 150)]
+    pub groups: usize,
+
+    /// Apps in the generated org
+    #[arg(long, default_value_t = 40)]
+    pub apps: usize,
+
+    /// Days of System Log to generate
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+
+    /// Rate limits: Okta's Workforce limits per minute, the same per second, or none
+    #[arg(long, value_enum, default_value_t = SimRateLimits::Okta)]
+    pub rate_limits: SimRateLimits,
+
+    /// Folder for the client key and the scenario ground truth
+    #[arg(long, default_value = "idaudit-sim")]
+    pub out: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SimRateLimits {
+    /// Okta's Workforce limits over 60-second windows
+    Okta,
+    /// The same limits over 1-second windows
+    Fast,
+    /// No rate limits
+    Off,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Backfill System Log events published in a time range
+    #[command(
+        after_help = "Examples:\n  idaudit logs pull --since 30d\n  idaudit logs pull --since 2026-11-01T00:00:00Z --until 2026-11-02T00:00:00Z"
+    )]
+    Pull(PullArgs),
+
+    /// Import exported System Log files (JSON array, JSON Lines, API pages, gzip)
+    #[command(
+        after_help = "Exit status is 1 when any record was rejected.\n\nExamples:\n  idaudit logs import export.json\n  zcat events.jsonl.gz | idaudit logs import -"
+    )]
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Start: RFC 3339 time or a duration back from now (`7d`, `12h`, `30m`)
+    #[arg(long)]
+    pub since: String,
+
+    /// End: RFC 3339 time or a duration back from now [default: now]
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files to import; `-` reads standard input
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Org the events belong to [default: the configured org, else `imported`]
+    #[arg(long)]
+    pub org: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Only events published at or after this time (RFC 3339 or `7d`)
+    #[arg(long)]
+    pub since: Option<String>,
+
+    /// Only events published before this time (RFC 3339 or `7d`)
+    #[arg(long)]
+    pub until: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// List stored alerts, oldest first
+    List(AlertsListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsListArgs {
+    /// Only alerts with this status
+    #[arg(long, value_enum)]
+    pub status: Option<AlertStatusArg>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AlertStatusArg {
+    Open,
+    Acknowledged,
+    Closed,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Snapshot app assignments into a new campaign, one reviewer per user's manager
+    #[command(
+        after_help = "Examples:\n  idaudit review start --name \"Q4 Salesforce\" --app Salesforce\n  idaudit review start --name \"Q4 all apps\""
+    )]
+    Start(ReviewStartArgs),
+
+    /// Write a campaign's packages: CSV and HTML per reviewer, and JSON
+    Export(ReviewExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewStartArgs {
+    /// Campaign name
+    #[arg(long)]
+    pub name: String,
+
+    /// App id or label to review; repeat for several [default: every app]
+    #[arg(long = "app")]
+    pub apps: Vec<String>,
+
+    /// Org to review [default: the configured org, or the only synced one]
+    #[arg(long)]
+    pub org: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewExportArgs {
+    /// Campaign id [default: the newest]
+    #[arg(long)]
+    pub campaign: Option<i64>,
+
+    /// Folder to write the packages into
+    #[arg(long, default_value = "review-packages")]
+    pub out: PathBuf,
+}

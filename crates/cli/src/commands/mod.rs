@@ -1,0 +1,41 @@
+//! One module per subcommand; [`run`] dispatches to them.
+
+pub mod alerts;
+pub mod demo;
+pub mod detect;
+pub mod logs;
+pub mod review;
+pub mod sim;
+pub mod sync;
+
+use anyhow::Result;
+
+use crate::args::{AlertsCommand, Cli, Command, LogsCommand, ReviewCommand};
+use crate::exit::ExitStatus;
+use crate::progress::TerminalProgress;
+use crate::settings::Settings;
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<ExitStatus> {
+    let progress = TerminalProgress::new(cli.global.quiet);
+    if let Command::Demo(args) = &cli.command {
+        let report = demo::run(&demo::DemoOptions::from_args(args), &progress).await?;
+        demo::print_report(&report)?;
+        return Ok(ExitStatus::Success);
+    }
+    if let Command::Sim(args) = &cli.command {
+        return sim::run(args).await;
+    }
+
+    let settings = Settings::load(&cli.global)?;
+    match cli.command {
+        Command::Sync => sync::run(&settings, &progress).await,
+        Command::Logs(LogsCommand::Pull(args)) => logs::pull(&settings, &args, &progress).await,
+        Command::Logs(LogsCommand::Import(args)) => logs::import(&settings, &args),
+        Command::Detect(args) => detect::run(&settings, &args),
+        Command::Alerts(AlertsCommand::List(args)) => alerts::list(&settings, &args),
+        Command::Review(ReviewCommand::Start(args)) => review::start(&settings, &args),
+        Command::Review(ReviewCommand::Export(args)) => review::export(&settings, &args),
+        Command::Demo(_) | Command::Sim(_) => unreachable!("handled above"),
+    }
+}

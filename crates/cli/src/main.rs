@@ -1,0 +1,6 @@
+//! The `idaudit` binary.
+
+fn main() {
+    let status = idaudit::run();
+    std::process::exit(status.code());
+}

@@ -1,0 +1,160 @@
+use std::process::Command;
+
+use crate::fixtures_dir;
+
+fn idaudit(store: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_idaudit"));
+    command
+        .arg("--store")
+        .arg(store)
+        .env_remove("IDAUDIT_CONFIG")
+        .env_remove("IDAUDIT_STORE")
+        .env_remove("IDAUDIT_OKTA_ORG_URL")
+        .env("NO_COLOR", "1");
+    command
+}
+
+#[test]
+fn import_with_rejections_exits_one() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("idaudit.db");
+    let output = idaudit(&store)
+        .args(["logs", "import"])
+        .arg(
+            fixtures_dir().join("panther-analysis/rules/okta_rules/okta_user_account_locked.jsonl"),
+        )
+        .arg(fixtures_dir().join("cribl-okta-rest/I4942I.json"))
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("okta_user_account_locked.jsonl:1: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("100 records, 100 new"), "{stderr}");
+}
+
+#[test]
+fn clean_import_then_detect_json() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("idaudit.db");
+    let import = idaudit(&store)
+        .args(["logs", "import"])
+        .arg(fixtures_dir().join("cribl-okta-rest/I4942I.json"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        import.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+
+    let detect = idaudit(&store)
+        .args(["detect", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        detect.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&detect.stderr)
+    );
+    let stdout = String::from_utf8(detect.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert_eq!(lines[0]["type"], "alert");
+    assert_eq!(lines[0]["rule"], "admin-privilege-grant");
+    assert_eq!(lines[0]["user"], "jdoe@acme.com");
+
+    let list = idaudit(&store).args(["alerts", "list"]).output().unwrap();
+    let table = String::from_utf8(list.stdout).unwrap();
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains("jdoe@acme.com"), "{table}");
+}
+
+#[test]
+fn missing_file_fails_with_message() {
+    let folder = tempfile::tempdir().unwrap();
+    let output = idaudit(&folder.path().join("idaudit.db"))
+        .args(["logs", "import", "/nonexistent/events.json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: Failed to import `/nonexistent/events.json`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sync_without_config_explains() {
+    let folder = tempfile::tempdir().unwrap();
+    let output = idaudit(&folder.path().join("idaudit.db"))
+        .current_dir(folder.path())
+        .arg("sync")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("No Okta org configured"), "{stderr}");
+}
+
+#[test]
+fn pull_beyond_retention_rejected_before_requests() {
+    let folder = tempfile::tempdir().unwrap();
+    let output = idaudit(&folder.path().join("idaudit.db"))
+        .current_dir(folder.path())
+        .args(["logs", "pull", "--since", "100d"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("90-day System Log retention"), "{stderr}");
+    assert!(stderr.contains("earliest accepted time"), "{stderr}");
+}
+
+#[test]
+fn demo_binary_writes_outputs() {
+    let folder = tempfile::tempdir().unwrap();
+    let out = folder.path().join("demo-out");
+    let output = Command::new(env!("CARGO_BIN_EXE_idaudit"))
+        .current_dir(folder.path())
+        .args(["demo", "--users", "300", "--seed", "3", "--out"])
+        .arg(&out)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("300 users"), "{stdout}");
+    assert!(out.join("idaudit.db").exists());
+    assert!(out.join("alerts.jsonl").exists());
+    assert!(out.join("ground-truth.json").exists());
+
+    let packages: Vec<_> = std::fs::read_dir(out.join("packages"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    let csv = packages
+        .iter()
+        .filter(|path| path.extension().is_some_and(|ext| ext == "csv"))
+        .count();
+    let html = packages
+        .iter()
+        .filter(|path| path.extension().is_some_and(|ext| ext == "html"))
+        .count();
+    assert!(csv > 0);
+    assert_eq!(csv, html);
+}
