@@ -1,4 +1,5 @@
-//! The HTTP client for one Okta org: authentication, paging and retries.
+//! The HTTP client for one Okta org: authentication, paging, the rate-limit
+//! budget and retries.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,14 +11,15 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::auth::TokenSource;
+use crate::auth::{AccessToken, ClientAuth, TokenSource, dpop_nonce};
+use crate::budget::Budget;
 use crate::error::ApiError;
 use crate::link::find_link;
 use crate::rate::{RateLimit, backoff};
 use crate::{Credentials, Error, OrgConfig, Result, Secret};
 
-/// Attempts per request, the first included, before giving up on 429s and 5xx.
-const MAX_ATTEMPTS: u32 = 8;
+/// The SSWS warning is printed once per process, however many clients.
+static SSWS_WARNING: std::sync::Once = std::sync::Once::new();
 
 /// One page of a listing.
 #[derive(Debug)]
@@ -46,8 +48,14 @@ struct Counters {
 }
 
 enum Auth {
-    OAuth(TokenSource),
+    OAuth(Box<TokenSource>),
     ApiToken(Secret),
+}
+
+/// The credential presented on one request.
+enum Presented {
+    OAuth(AccessToken),
+    ApiToken,
 }
 
 /// A client for one Okta org. Cheap to clone; clones share the token and counters.
@@ -60,6 +68,8 @@ struct Inner {
     http: reqwest::Client,
     org_url: Url,
     auth: Auth,
+    budget: Budget,
+    max_attempts: u32,
     counters: Counters,
 }
 
@@ -86,40 +96,39 @@ struct OktaErrorCause {
 impl Client {
     /// Builds a client; no request is made until the first call.
     pub fn new(config: &OrgConfig) -> Result<Client> {
+        let options = &config.options;
         let http = reqwest::Client::builder()
             .user_agent(concat!("idaudit/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .timeout(options.request_timeout)
             .build()
             .map_err(|source| Error::Http {
                 url: config.org_url.to_string(),
                 source,
             })?;
-        let auth = match &config.credentials {
-            Credentials::PrivateKey {
-                client_id,
-                private_key,
-                key_id,
-            } => Auth::OAuth(TokenSource::new(
-                http.clone(),
-                join(&config.org_url, "/oauth2/v1/token"),
-                client_id.clone(),
-                private_key,
-                key_id.clone(),
-                &config.scopes,
-            )?),
-            Credentials::ApiToken(token) => {
+        let auth = if let Credentials::ApiToken(token) = &config.credentials {
+            SSWS_WARNING.call_once(|| {
                 tracing::warn!(
                     "Using an SSWS API token: Okta recommends an OAuth 2.0 service app with private_key_jwt"
                 );
-                Auth::ApiToken(token.clone())
-            }
+            });
+            Auth::ApiToken(token.clone())
+        } else {
+            Auth::OAuth(Box::new(TokenSource::new(
+                http.clone(),
+                join(&config.org_url, "/oauth2/v1/token"),
+                client_auth(config)?,
+                &config.scopes,
+                options.dpop,
+            )?))
         };
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 org_url: config.org_url.clone(),
                 auth,
+                budget: Budget::new(options.rate_limit_share, options.max_concurrency),
+                max_attempts: options.max_retries + 1,
                 counters: Counters::default(),
             }),
         })
@@ -214,11 +223,13 @@ impl Client {
     }
 
     /// Sends a GET, retrying 429s after the bucket resets, 5xx and transport
-    /// errors with back-off, and a rejected token once with a new one.
+    /// errors with back-off, a rejected token once with a new one, and a
+    /// DPoP nonce challenge once with the new nonce.
     async fn get(&self, url: &str) -> Result<(bytes::Bytes, HeaderMap)> {
         self.check_same_org(url)?;
         let mut retry_for: Option<String> = None;
         let mut renewed_token = false;
+        let mut took_nonce = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -230,15 +241,7 @@ impl Client {
                         .counters
                         .rate_limited
                         .fetch_add(1, Ordering::Relaxed);
-                    let delay = rate.wait_after_429(attempt);
-                    tracing::warn!(
-                        url,
-                        request_id = request_id.as_deref().unwrap_or(""),
-                        delay_ms = delay.as_millis() as u64,
-                        attempt,
-                        "Rate limited by Okta; waiting for the bucket to reset"
-                    );
-                    if attempt >= MAX_ATTEMPTS {
+                    if attempt >= self.inner.max_attempts {
                         return Err(Error::RetriesExhausted {
                             url: url.to_string(),
                             attempts: attempt,
@@ -249,8 +252,28 @@ impl Client {
                             }),
                         });
                     }
+                    let delay = rate.wait_after_429(attempt);
+                    tracing::warn!(
+                        url,
+                        request_id = request_id.as_deref().unwrap_or(""),
+                        delay_ms = delay.as_millis() as u64,
+                        attempt,
+                        concurrency = rate.is_concurrency_limit(),
+                        "Rate limited by Okta; waiting before the retry"
+                    );
                     retry_for = request_id;
                     tokio::time::sleep(delay).await;
+                    continue;
+                }
+                Ok(Response::NonceChallenge { nonce, error }) => {
+                    if took_nonce {
+                        return Err(error);
+                    }
+                    if let Auth::OAuth(source) = &self.inner.auth {
+                        source.set_resource_nonce(nonce);
+                    }
+                    took_nonce = true;
+                    tracing::debug!(url, "Okta sent a new DPoP nonce; retrying with it");
                     continue;
                 }
                 Ok(Response::TokenRejected { token, error }) => {
@@ -266,7 +289,7 @@ impl Client {
                 }
                 Err(error) => error,
             };
-            if !error.is_transient() || attempt >= MAX_ATTEMPTS {
+            if !error.is_transient() || attempt >= self.inner.max_attempts {
                 return Err(if attempt > 1 && error.is_transient() {
                     Error::RetriesExhausted {
                         url: url.to_string(),
@@ -290,40 +313,18 @@ impl Client {
         retry_for: Option<&str>,
         retry_count: u32,
     ) -> Result<Response> {
-        let token = self.authorization().await?;
-        let mut request = self
-            .inner
-            .http
-            .get(url)
-            .header(ACCEPT, "application/json")
-            .header(AUTHORIZATION, &token.1);
-        if let Some(request_id) = retry_for {
-            request = request
-                .header("X-Okta-Retry-For", request_id)
-                .header("X-Okta-Retry-Count", retry_count.to_string());
-        }
-        self.inner.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let response = request.send().await.map_err(|source| Error::Http {
-            url: url.to_string(),
-            source,
-        })?;
+        let presented = self.credential().await?;
+        let ticket = self.inner.budget.acquire(url).await;
+        let outcome = self.exchange(url, &presented, retry_for, retry_count).await;
+        let rate = outcome
+            .as_ref()
+            .ok()
+            .map(|(_, headers, _)| RateLimit::from_headers(headers));
+        self.inner.budget.release(ticket, rate.as_ref());
+        let (status, headers, body) = outcome?;
+        let rate = rate.unwrap_or_default();
 
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|source| Error::Http {
-            url: url.to_string(),
-            source,
-        })?;
-        let rate = RateLimit::from_headers(&headers);
         if status.is_success() {
-            if let Some(pause) = rate.pause_before_next() {
-                tracing::debug!(
-                    url,
-                    pause_ms = pause.as_millis() as u64,
-                    "Rate-limit window spent; pausing"
-                );
-                tokio::time::sleep(pause).await;
-            }
             return Ok(Response::Success(body, headers));
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
@@ -331,24 +332,67 @@ impl Client {
             return Ok(Response::RateLimited { rate, request_id });
         }
         let error = api_error(url, status, &headers, &body);
-        if status == StatusCode::UNAUTHORIZED && matches!(self.inner.auth, Auth::OAuth(_)) {
-            return Ok(Response::TokenRejected {
-                token: token.0,
-                error,
-            });
+        if let Presented::OAuth(token) = presented {
+            if let Some(nonce) = nonce_challenge(status, &headers) {
+                return Ok(Response::NonceChallenge { nonce, error });
+            }
+            if status == StatusCode::UNAUTHORIZED {
+                return Ok(Response::TokenRejected {
+                    token: token.value,
+                    error,
+                });
+            }
         }
         Err(error)
     }
 
-    /// Returns the current credential and the `Authorization` value that carries it.
-    async fn authorization(&self) -> Result<(Secret, String)> {
-        match &self.inner.auth {
-            Auth::OAuth(source) => {
-                let token = source.token().await?;
-                let value = format!("Bearer {}", token.expose());
-                Ok((token, value))
+    /// Sends one GET and reads the whole response.
+    async fn exchange(
+        &self,
+        url: &str,
+        presented: &Presented,
+        retry_for: Option<&str>,
+        retry_count: u32,
+    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes)> {
+        let mut request = self.inner.http.get(url).header(ACCEPT, "application/json");
+        match (presented, &self.inner.auth) {
+            (Presented::OAuth(token), Auth::OAuth(source)) => {
+                let (authorization, proof) = source.authorization(token, "GET", url)?;
+                request = request.header(AUTHORIZATION, authorization);
+                if let Some(proof) = proof {
+                    request = request.header("DPoP", proof.expose());
+                }
             }
-            Auth::ApiToken(token) => Ok((token.clone(), format!("SSWS {}", token.expose()))),
+            (_, Auth::ApiToken(token)) => {
+                request = request.header(AUTHORIZATION, format!("SSWS {}", token.expose()));
+            }
+            (Presented::ApiToken, Auth::OAuth(_)) => {}
+        }
+        if let Some(request_id) = retry_for {
+            request = request
+                .header("X-Okta-Retry-For", request_id)
+                .header("X-Okta-Retry-Count", retry_count.to_string());
+        }
+        self.inner.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let http_error = |source| Error::Http {
+            url: url.to_string(),
+            source,
+        };
+        let response = request.send().await.map_err(http_error)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|source| Error::Http {
+            url: url.to_string(),
+            source,
+        })?;
+        Ok((status, headers, body))
+    }
+
+    /// Returns the credential to present on the next request.
+    async fn credential(&self) -> Result<Presented> {
+        match &self.inner.auth {
+            Auth::OAuth(source) => Ok(Presented::OAuth(source.token().await?)),
+            Auth::ApiToken(_) => Ok(Presented::ApiToken),
         }
     }
 
@@ -381,6 +425,49 @@ enum Response {
         token: Secret,
         error: Error,
     },
+    /// A resource server's `use_dpop_nonce` challenge: retried once with `nonce`.
+    NonceChallenge {
+        nonce: String,
+        error: Error,
+    },
+}
+
+/// Returns how an OAuth app authenticates at the token endpoint.
+fn client_auth(config: &OrgConfig) -> Result<ClientAuth> {
+    match &config.credentials {
+        Credentials::PrivateKey {
+            client_id,
+            private_key,
+            key_id,
+        } => ClientAuth::private_key(
+            client_id,
+            private_key,
+            key_id.clone(),
+            config.options.signing_algorithm.as_deref(),
+        ),
+        Credentials::ClientSecret {
+            client_id,
+            client_secret,
+        } => Ok(ClientAuth::Secret {
+            client_id: client_id.clone(),
+            secret: client_secret.clone(),
+        }),
+        Credentials::ApiToken(_) => Err(Error::InvalidKey {
+            reason: "an SSWS API token does not authenticate at the token endpoint".to_string(),
+        }),
+    }
+}
+
+/// Returns the nonce of a `use_dpop_nonce` challenge (RFC 9449 section 8).
+fn nonce_challenge(status: StatusCode, headers: &HeaderMap) -> Option<String> {
+    if status != StatusCode::UNAUTHORIZED && status != StatusCode::BAD_REQUEST {
+        return None;
+    }
+    let challenge = header_text(headers, WWW_AUTHENTICATE.as_str()).unwrap_or_default();
+    if !challenge.contains("use_dpop_nonce") {
+        return None;
+    }
+    dpop_nonce(headers)
 }
 
 fn api_error(url: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {

@@ -1,7 +1,10 @@
 //! How to reach one Okta org: its URL, credentials and scopes.
 
+use std::time::Duration;
+
 use url::Url;
 
+use crate::auth::DpopMode;
 use crate::{Error, Result, Secret};
 
 /// The read scopes every idaudit job needs.
@@ -23,8 +26,43 @@ pub enum Credentials {
         /// The `kid` of the registered public key, sent in the assertion header.
         key_id: Option<String>,
     },
+    /// An API Service Integration that authenticates with `client_secret_basic`.
+    ClientSecret {
+        client_id: String,
+        client_secret: Secret,
+    },
     /// An SSWS API token; Okta recommends OAuth service apps instead.
     ApiToken(Secret),
+}
+
+/// Client behaviour towards the org, with defaults that leave room for the
+/// org's other integrations.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// The JWS algorithm of client assertions; `None` picks RS256 for RSA
+    /// keys, ES256 for P-256 and ES384 for P-384.
+    pub signing_algorithm: Option<String>,
+    pub dpop: DpopMode,
+    /// The share of each rate-limit bucket this client may use, from 0 to 1.
+    pub rate_limit_share: f64,
+    /// Requests in flight at once.
+    pub max_concurrency: usize,
+    /// Retries of one request after 429s, 5xx, timeouts and dropped connections.
+    pub max_retries: u32,
+    pub request_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> ClientOptions {
+        ClientOptions {
+            signing_algorithm: None,
+            dpop: DpopMode::Auto,
+            rate_limit_share: 0.8,
+            max_concurrency: 8,
+            max_retries: 7,
+            request_timeout: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Everything needed to talk to one org.
@@ -33,6 +71,7 @@ pub struct OrgConfig {
     pub org_url: Url,
     pub credentials: Credentials,
     pub scopes: Vec<String>,
+    pub options: ClientOptions,
 }
 
 impl OrgConfig {
@@ -51,6 +90,7 @@ impl OrgConfig {
             org_url,
             credentials,
             scopes,
+            options: ClientOptions::default(),
         })
     }
 

@@ -64,7 +64,7 @@ pub enum Error {
 }
 
 /// An Okta error body (`errorCode`, `errorSummary`, `errorId`, `errorCauses`)
-/// with the request it answered.
+/// with the URL of the failed request.
 #[derive(Debug)]
 pub struct ApiError {
     pub url: String,
@@ -121,11 +121,14 @@ impl Error {
     /// Returns true for errors worth retrying: 5xx responses and transport failures.
     pub(crate) fn is_transient(&self) -> bool {
         match self {
+            // A body cut off mid-way surfaces as a decode error when the
+            // response is compressed, and as a body error otherwise.
             Error::Http { source, .. } => {
                 source.is_timeout()
                     || source.is_connect()
                     || source.is_request()
                     || source.is_body()
+                    || source.is_decode()
             }
             Error::Api(api) => api.status.is_server_error(),
             Error::UnexpectedStatus { status, .. } => status.is_server_error(),

@@ -6,15 +6,21 @@
 //! dropped connections. Models in [`models`] keep unknown enum values as text.
 
 mod auth;
+mod budget;
 mod client;
 mod config;
+mod dpop;
 mod error;
+mod keys;
 pub mod link;
 pub mod models;
 pub mod rate;
 mod secret;
 
+pub use auth::DpopMode;
 pub use client::{Client, Page, RequestStats};
-pub use config::{Credentials, DEFAULT_SCOPES, OrgConfig, is_loopback, org_key, parse_org_url};
+pub use config::{
+    ClientOptions, Credentials, DEFAULT_SCOPES, OrgConfig, is_loopback, org_key, parse_org_url,
+};
 pub use error::{ApiError, Error, Result};
 pub use secret::Secret;

@@ -9,9 +9,6 @@ use std::time::Duration;
 
 use reqwest::header::{DATE, HeaderMap};
 
-/// Requests left in a window below which the client waits for the reset.
-const PAUSE_BELOW_REMAINING: u64 = 5;
-
 /// Rate-limit state read from one response.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RateLimit {
@@ -56,24 +53,6 @@ impl RateLimit {
             Some(seconds) => Duration::from_secs(seconds.min(120) + 1) + jitter(),
             None => backoff(attempt.max(3)),
         }
-    }
-
-    /// Returns how long to pause before the next request when the window is
-    /// nearly spent.
-    ///
-    /// The pause starts while a few requests remain, because that many may
-    /// already be in flight from concurrent callers; waiting for the reset
-    /// then costs no more time than the 429s it avoids.
-    pub fn pause_before_next(&self) -> Option<Duration> {
-        let nearly_spent = self
-            .remaining
-            .is_some_and(|remaining| remaining < PAUSE_BELOW_REMAINING);
-        if nearly_spent && !self.is_concurrency_limit() {
-            return Some(Duration::from_secs(
-                self.reset_after.unwrap_or(1).min(120) + 1,
-            ));
-        }
-        None
     }
 }
 

@@ -1,4 +1,4 @@
-//! A minimal Okta-like server whose answers each test scripts.
+//! A minimal Okta-like server that each test scripts.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

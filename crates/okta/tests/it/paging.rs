@@ -58,7 +58,7 @@ async fn pages_followed_with_one_token() {
     assert_eq!(tokens.lock().unwrap().requests, 1);
 }
 
-/// A last page whose `next` link repeats its own URL.
+/// Serves a last page whose `next` link repeats its own URL.
 async fn looping(State(calls): State<Arc<AtomicUsize>>, headers: HeaderMap) -> impl IntoResponse {
     calls.fetch_add(1, Ordering::SeqCst);
     let host = headers.get("host").unwrap().to_str().unwrap().to_string();

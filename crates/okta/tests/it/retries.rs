@@ -17,7 +17,7 @@ struct Seen {
     retry_headers: Arc<std::sync::Mutex<Vec<(String, String)>>>,
 }
 
-/// The first call is rate limited with a reset one second ahead.
+/// Rate-limits the first call, with a reset one second ahead.
 async fn limited_once(State(seen): State<Seen>, headers: HeaderMap) -> impl IntoResponse {
     let call = seen.calls.fetch_add(1, Ordering::SeqCst);
     if let (Some(retry_for), Some(count)) = (
