@@ -6,6 +6,7 @@
 //! over Okta's management API on a loopback port, with the OAuth service-app flow,
 //! paging by `link` headers, per-bucket rate limits and Okta's error bodies.
 
+pub mod access;
 mod filter;
 pub mod generate;
 mod ids;
@@ -13,9 +14,13 @@ pub mod model;
 pub mod server;
 mod time;
 
+pub use access::{Factor, GroupRole, GroupRule};
 pub use generate::{AssignmentScope, GroundTruth, Org, OrgCounts, OrgSpec, Scenario, generate};
 pub use model::{
     App, AppStatus, Group, GroupType, LogEvent, LogEventError, RoleAssignment, User, UserProfile,
     UserStatus,
 };
-pub use server::{ClientKey, DEFAULT_SCOPES, RateLimits, RunningSim, SimOptions, serve};
+pub use server::{
+    ClientKey, DEFAULT_SCOPES, EcClientKey, EcCurve, EventHook, Faults, LatencyRange, RateLimits,
+    RunningSim, SimOptions, serve,
+};

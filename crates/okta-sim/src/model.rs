@@ -288,13 +288,50 @@ impl App {
                 "userNameTemplate": {"template": "${source.login}", "type": "BUILT_IN"},
                 "signing": {},
             },
-            "settings": {"app": {}, "notifications": {}, "manualProvisioning": false},
+            "settings": {
+                "app": self.app_settings(),
+                "notifications": {},
+                "manualProvisioning": false,
+            },
             "_links": {
                 "self": {"href": app_url},
                 "users": {"href": format!("{app_url}/users")},
                 "groups": {"href": format!("{app_url}/groups")},
             },
         })
+    }
+
+    /// Returns `settings.app`: the fields that Okta's app schema requires for the
+    /// sign-on mode (URLs of bookmarks and basic-auth apps, form fields of SWA apps,
+    /// WS-Federation options), empty for the others.
+    fn app_settings(&self) -> Value {
+        let site = format!("https://{}.example.com", self.name.replace('_', "-"));
+        match self.sign_on_mode.as_str() {
+            "BOOKMARK" => json!({"url": format!("{site}/"), "requestIntegration": false}),
+            "BASIC_AUTH" => json!({"url": format!("{site}/"), "authURL": format!("{site}/login")}),
+            "BROWSER_PLUGIN" => json!({
+                "url": format!("{site}/login"),
+                "usernameField": "#username",
+                "passwordField": "#password",
+                "buttonField": "#sign-in",
+                "loginUrlRegex": null,
+            }),
+            "WS_FEDERATION" => json!({
+                "audienceRestriction": "urn:federation:MicrosoftOnline",
+                "authnContextClassRef": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+                "groupFilter": null,
+                "groupName": "",
+                "groupValueFormat": "windowsDomainQualifiedName",
+                "nameIDFormat": "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+                "realm": format!("urn:okta:app:{}", self.id),
+                "siteURL": format!("{site}/"),
+                "usernameAttribute": "username",
+                "wReplyOverride": false,
+                "wReplyURL": format!("{site}/wsfed"),
+                "attributeStatements": null,
+            }),
+            _ => json!({}),
+        }
     }
 
     /// Returns whether Okta provisions accounts into this app.

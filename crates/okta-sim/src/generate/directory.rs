@@ -136,6 +136,10 @@ impl Directory {
             app_user_assignments,
             app_group_assignments,
             admin_roles,
+            factors: BTreeMap::new(),
+            group_rules: Vec::new(),
+            group_owners: BTreeMap::new(),
+            group_roles: BTreeMap::new(),
             events,
             ground_truth,
         }

@@ -32,6 +32,17 @@ pub(crate) struct Actor {
 }
 
 impl Actor {
+    /// Returns the actor of an API call made by an OAuth client, as Okta writes it.
+    pub fn client_app(client_id: &str) -> Actor {
+        Actor {
+            id: client_id.to_string(),
+            kind: "PublicClientApp",
+            alternate_id: client_id.to_string(),
+            display_name: "idaudit".to_string(),
+            detail_entry: None,
+        }
+    }
+
     pub fn user(user: &User) -> Actor {
         Actor {
             id: user.id.clone(),

@@ -8,15 +8,17 @@
 //! streams seeded by `spec.seed`.
 //!
 //! The work is split by concept: `directory` builds the users and `access` the groups,
-//! apps, assignments and roles; `lifecycle` writes admin events, `scenarios` plans and
+//! apps, assignments and roles, `security` the factors, group rules, owners and group
+//! roles; `lifecycle` writes admin events, `scenarios` plans and
 //! records the attacks, `traffic` writes sign-ins, and `events` shapes every LogEvent.
 
 mod access;
 mod catalog;
 mod directory;
-mod events;
+pub(crate) mod events;
 mod lifecycle;
 mod scenarios;
+mod security;
 mod traffic;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +28,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::access::{Factor, GroupRole, GroupRule};
 use crate::model::{App, Group, LogEvent, RoleAssignment, User, UserStatus};
 
 /// Size and time frame of the org to generate.
@@ -128,6 +131,17 @@ pub struct Org {
     pub app_group_assignments: BTreeMap<String, Vec<String>>,
     /// User id to the admin roles assigned to that user.
     pub admin_roles: BTreeMap<String, Vec<RoleAssignment>>,
+    /// User id to the user's enrolled factors.
+    #[serde(default)]
+    pub factors: BTreeMap<String, Vec<Factor>>,
+    #[serde(default)]
+    pub group_rules: Vec<GroupRule>,
+    /// Group id to the ids of the users who own the group.
+    #[serde(default)]
+    pub group_owners: BTreeMap<String, Vec<String>>,
+    /// Group id to the admin roles assigned to the group.
+    #[serde(default)]
+    pub group_roles: BTreeMap<String, Vec<GroupRole>>,
     /// System Log, ascending by `published` as generated. Events appended later count as
     /// stored later, which is the order polling requests return them in.
     pub events: Vec<LogEvent>,
@@ -239,14 +253,16 @@ pub fn generate(spec: &OrgSpec) -> Org {
     );
     let scenarios = scenarios::record(&plan, &directory, &mut log);
 
-    directory.into_org(
+    let mut org = directory.into_org(
         log.into_sorted(),
         GroundTruth {
             seed: spec.seed,
             end: spec.end,
             scenarios,
         },
-    )
+    );
+    security::add(&mut org, &mut phase_rng(spec.seed, Phase::Security));
+    org
 }
 
 /// Independent random streams, one per generation step, so that a change in one step
@@ -258,6 +274,7 @@ enum Phase {
     EventIds = 3,
     Lifecycle = 4,
     Traffic = 5,
+    Security = 6,
 }
 
 fn phase_rng(seed: u64, phase: Phase) -> ChaCha8Rng {

@@ -1,16 +1,22 @@
-//! OAuth 2.0 for the simulated service app: the org authorization server's token
-//! endpoint and the bearer-token check of the management API.
+//! OAuth 2.0 at the simulator's org authorization server: the token endpoint for its
+//! two clients.
 //!
-//! The token endpoint accepts only what Okta's org authorization server accepts from a
-//! custom service app: the client credentials grant authenticated with `private_key_jwt`.
-//! The client assertion must be signed with the registered RSA key (RS256, RS384 or
-//! RS512; a `kid`, if present, must match), have `iss` and `sub` equal to the client id,
-//! `aud` equal to the token URL, and an `exp` in the future but at most one hour ahead; a
-//! `jti` can be used once. Requested scopes must all be granted to the app. Error
-//! descriptions are taken word for word from Okta's OAuth error catalog.
+//! The custom service app authenticates with `private_key_jwt` only, as Okta requires of
+//! custom service apps at the org authorization server. The client assertion must be
+//! signed with one of the registered keys: RSA with RS256, RS384 or RS512, EC P-256
+//! with ES256, or EC P-384 with ES384. A `kid`, if present, must name the key. The
+//! assertion must have `iss` and `sub` equal to the client id, `aud` equal to the token
+//! URL, and an `exp` in the future but at most one hour ahead. A `jti` can be used once. When the app requires
+//! DPoP, the request also needs a DPoP proof with the server nonce (see `dpop`), and the
+//! token is bound to the proof key by `cnf.jkt`.
+//!
+//! The API service integration authenticates with `client_secret_basic`. Requested
+//! scopes must all be granted to the client. Error descriptions are taken word for word
+//! from Okta's OAuth error catalog, except those of malformed DPoP proofs.
 //!
 //! Access tokens are HS256 JWTs with Okta's claims, remembered by the server so that an
-//! unknown or expired token is rejected with `E0000011`.
+//! unknown or expired token is rejected with `E0000011`; `caller` checks them on API
+//! requests.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,17 +25,15 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-use rsa::traits::PublicKeyParts;
-use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde::Serialize;
-use serde_json::Value;
-use sha2::{Digest, Sha256};
+use serde_json::{Value, json};
 
+use super::dpop::{Dpop, Expected, invalid_proof};
 use super::error::ApiError;
+use super::keys::{ClientKey, EcClientKey};
 use crate::ids::random_token;
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -38,6 +42,8 @@ const MAX_ASSERTION_LIFETIME_SECONDS: i64 = 3600;
 const GENERIC_CLIENT_ERROR: &str =
     "Client authentication failed. Either the client or the client credentials are invalid.";
 const INVALID_SCOPE: &str = "The requested scope is invalid, unknown, malformed, or exceeds the scope granted by the resource owner.";
+const SERVICE_APP_AUTH_METHOD: &str = "Client Credentials requests to the Org Authorization Server must use the private_key_jwt token_endpoint_auth_method.";
+const INTEGRATION_AUTH_METHOD: &str = "OAuth Integration Client Credentials requests to the Org Authorization Server must use either private_key_jwt or client_secret_basic as the token_endpoint_auth_method.";
 /// Grant types that Okta supports but a service app is not configured for.
 const OTHER_GRANT_TYPES: &[&str] = &[
     "authorization_code",
@@ -52,62 +58,18 @@ const OTHER_GRANT_TYPES: &[&str] = &[
     "urn:openid:params:grant-type:ciba",
 ];
 
-/// The RSA key pair registered for the service app.
-#[derive(Clone)]
-pub struct ClientKey {
-    /// PKCS#8 PEM of the private key, for signing client assertions.
-    pub private_key_pem: String,
-    /// SPKI PEM of the public key.
-    pub public_key_pem: String,
-    /// Key id: the RFC 7638 JWK thumbprint of the public key.
-    pub key_id: String,
-}
-
-impl std::fmt::Debug for ClientKey {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("ClientKey")
-            .field("private_key_pem", &"<redacted>")
-            .field("key_id", &self.key_id)
-            .finish()
-    }
-}
-
-impl ClientKey {
-    /// Generates an RSA 2048 key pair with the operating system's random source.
-    pub fn generate() -> anyhow::Result<ClientKey> {
-        let private_key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
-            .context("Failed to generate an RSA key")?;
-        let public_key = RsaPublicKey::from(&private_key);
-        let private_key_pem = private_key
-            .to_pkcs8_pem(LineEnding::LF)
-            .context("Failed to encode the RSA private key as PEM")?
-            .to_string();
-        let public_key_pem = public_key
-            .to_public_key_pem(LineEnding::LF)
-            .context("Failed to encode the RSA public key as PEM")?;
-        Ok(ClientKey {
-            private_key_pem,
-            public_key_pem,
-            key_id: jwk_thumbprint(&public_key),
-        })
-    }
-}
-
-/// Computes the RFC 7638 thumbprint of an RSA public key: SHA-256 over the canonical JWK.
-fn jwk_thumbprint(public_key: &RsaPublicKey) -> String {
-    let exponent = URL_SAFE_NO_PAD.encode(public_key.e().to_bytes_be());
-    let modulus = URL_SAFE_NO_PAD.encode(public_key.n().to_bytes_be());
-    let canonical = format!(r#"{{"e":"{exponent}","kty":"RSA","n":"{modulus}"}}"#);
-    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
-}
-
-/// Permissions of an access token.
+/// Permissions of an access token or API token.
 #[derive(Clone, Debug)]
 pub(crate) struct Grant {
+    /// Client id of the app, or `ssws:` and the token's id for an API token; rate limits
+    /// are counted per value.
     pub client_id: String,
     pub scopes: Vec<String>,
     pub expires_at: DateTime<Utc>,
+    /// Thumbprint of the DPoP key the token is bound to.
+    pub bound_key: Option<String>,
+    /// Whether the grant comes from an SSWS API token, which may call every endpoint.
+    pub api_token: bool,
 }
 
 /// Body of a successful token response.
@@ -130,51 +92,96 @@ struct AccessTokenClaims<'a> {
     exp: i64,
     cid: &'a str,
     scp: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Value>,
 }
 
-/// The org authorization server of the simulator, with its one service app.
+/// A public key registered for the service app, with the algorithms it verifies.
+struct RegisteredKey {
+    key_id: String,
+    algorithms: &'static [Algorithm],
+    decoding_key: DecodingKey,
+}
+
+/// Settings of the clients registered with an [`Authority`].
+pub(crate) struct Clients<'a> {
+    pub service_app_id: &'a str,
+    pub rsa_key: &'a ClientKey,
+    pub ec_keys: &'a [EcClientKey],
+    /// Whether the service app requires DPoP-bound tokens.
+    pub dpop: bool,
+    pub integration_id: &'a str,
+    pub integration_secret: &'a str,
+    pub api_token: &'a str,
+    pub granted_scopes: &'a [String],
+    pub token_lifetime: Duration,
+}
+
+/// The registered client that sent a token request.
+enum Client {
+    ServiceApp,
+    Integration,
+}
+
+/// The org authorization server of the simulator with its clients and issued tokens.
 pub(crate) struct Authority {
-    base_url: String,
+    pub(super) base_url: String,
     token_url: String,
     client_id: String,
-    key_id: String,
-    decoding_key: DecodingKey,
+    keys: Vec<RegisteredKey>,
+    pub(super) dpop_required: bool,
+    integration_id: String,
+    integration_secret: String,
+    pub(super) api_token: String,
     granted_scopes: Vec<String>,
     token_lifetime: Duration,
     signing_key: EncodingKey,
     /// `jti` of every accepted client assertion, with its `exp`.
     used_assertions: Mutex<HashMap<String, i64>>,
-    tokens: Mutex<HashMap<String, Grant>>,
-}
-
-/// Settings of the service app registered with an [`Authority`].
-pub(crate) struct ServiceApp<'a> {
-    pub client_id: &'a str,
-    pub key: &'a ClientKey,
-    pub granted_scopes: &'a [String],
-    pub token_lifetime: Duration,
+    pub(super) tokens: Mutex<HashMap<String, Grant>>,
+    pub(super) dpop: Dpop,
 }
 
 impl Authority {
-    pub fn new(base_url: &str, app: ServiceApp<'_>) -> anyhow::Result<Authority> {
-        let decoding_key = DecodingKey::from_rsa_pem(app.key.public_key_pem.as_bytes())
-            .context("Failed to read the client's public key")?;
+    pub fn new(base_url: &str, clients: Clients<'_>) -> anyhow::Result<Authority> {
+        let mut keys = vec![RegisteredKey {
+            key_id: clients.rsa_key.key_id.clone(),
+            algorithms: &[Algorithm::RS256, Algorithm::RS384, Algorithm::RS512],
+            decoding_key: DecodingKey::from_rsa_pem(clients.rsa_key.public_key_pem.as_bytes())
+                .context("Failed to read the client's RSA public key")?,
+        }];
+        for key in clients.ec_keys {
+            keys.push(RegisteredKey {
+                key_id: key.key_id.clone(),
+                algorithms: match key.curve {
+                    super::keys::EcCurve::P256 => &[Algorithm::ES256],
+                    super::keys::EcCurve::P384 => &[Algorithm::ES384],
+                },
+                decoding_key: DecodingKey::from_ec_pem(key.public_key_pem.as_bytes())
+                    .context("Failed to read the client's EC public key")?,
+            });
+        }
         let secret: [u8; 32] = rand::random();
         Ok(Authority {
             base_url: base_url.to_string(),
             token_url: format!("{base_url}/oauth2/v1/token"),
-            client_id: app.client_id.to_string(),
-            key_id: app.key.key_id.clone(),
-            decoding_key,
-            granted_scopes: app.granted_scopes.to_vec(),
-            token_lifetime: app.token_lifetime,
+            client_id: clients.service_app_id.to_string(),
+            keys,
+            dpop_required: clients.dpop,
+            integration_id: clients.integration_id.to_string(),
+            integration_secret: clients.integration_secret.to_string(),
+            api_token: clients.api_token.to_string(),
+            granted_scopes: clients.granted_scopes.to_vec(),
+            token_lifetime: clients.token_lifetime,
             signing_key: EncodingKey::from_secret(&secret),
             used_assertions: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
+            dpop: Dpop::new(),
         })
     }
 
-    /// Handles a token request: checks the form and the client assertion, then mints a token.
+    /// Handles a token request: checks the form, the client's credentials and, for a
+    /// DPoP app, the proof, then mints a token.
     pub fn issue_token(
         &self,
         headers: &HeaderMap,
@@ -183,7 +190,7 @@ impl Authority {
     ) -> Result<TokenResponse, ApiError> {
         let form = parse_form(body)?;
         check_grant_type_known(&form)?;
-        let client_id = self.authenticate_client(&form, headers, now)?;
+        let client = self.authenticate_client(&form, headers, now)?;
         if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
             return Err(ApiError::oauth(
                 StatusCode::BAD_REQUEST,
@@ -191,8 +198,47 @@ impl Authority {
                 "The client is not authorized to use the provided grant type. Configured grant types: [client_credentials].",
             ));
         }
+        let bound_key = match client {
+            Client::ServiceApp if self.dpop_required => Some(self.check_token_proof(headers, now)?),
+            _ => None,
+        };
         let scopes = self.check_scopes(form.get("scope"))?;
-        Ok(self.mint(&client_id, scopes, now))
+        let client_id = match client {
+            Client::ServiceApp => self.client_id.clone(),
+            Client::Integration => self.integration_id.clone(),
+        };
+        Ok(self.mint(&client_id, scopes, bound_key, now))
+    }
+
+    /// Checks the DPoP proof of a token request and returns the thumbprint of its key.
+    fn check_token_proof(
+        &self,
+        headers: &HeaderMap,
+        now: DateTime<Utc>,
+    ) -> Result<String, ApiError> {
+        let Some(proof) = headers.get("dpop").and_then(|value| value.to_str().ok()) else {
+            return Err(invalid_proof("The DPoP proof JWT header is missing."));
+        };
+        let expected = Expected {
+            method: "POST",
+            url: &self.token_url,
+            now,
+        };
+        let proof = self.dpop.verify(proof, &expected)?;
+        if self.keys.iter().any(|key| key.key_id == proof.thumbprint) {
+            return Err(invalid_proof(
+                "The DPoP proof JWT must not be signed with a key registered for client authentication.",
+            ));
+        }
+        if !self.dpop.accepts_nonce(proof.nonce.as_deref()) {
+            return Err(ApiError::use_dpop_nonce(
+                StatusCode::BAD_REQUEST,
+                "Authorization server requires nonce in DPoP proof.",
+                self.dpop.current_nonce(),
+                None,
+            ));
+        }
+        Ok(proof.thumbprint)
     }
 
     fn authenticate_client(
@@ -200,14 +246,15 @@ impl Authority {
         form: &HashMap<String, String>,
         headers: &HeaderMap,
         now: DateTime<Utc>,
-    ) -> Result<String, ApiError> {
+    ) -> Result<Client, ApiError> {
         let basic = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.starts_with("Basic "));
+            .and_then(|value| value.strip_prefix("Basic "));
         let secret = form.contains_key("client_secret");
         let assertion = form.get("client_assertion");
-        let kinds = usize::from(basic) + usize::from(secret) + usize::from(assertion.is_some());
+        let kinds =
+            usize::from(basic.is_some()) + usize::from(secret) + usize::from(assertion.is_some());
         if kinds > 1 {
             return Err(ApiError::oauth(
                 StatusCode::UNAUTHORIZED,
@@ -215,20 +262,51 @@ impl Authority {
                 "Cannot supply multiple client credentials. Use one of the following: credentials in the Authorization header, credentials in the post body, or a client_assertion in the post body.",
             ));
         }
-        let Some(assertion) = assertion else {
-            return Err(if kinds == 0 {
-                ApiError::invalid_client("No client credentials found.")
-            } else {
-                ApiError::invalid_client(
-                    "Client Credentials requests to the Org Authorization Server must use the private_key_jwt token_endpoint_auth_method.",
-                )
+        if let Some(credentials) = basic {
+            return self.check_basic(credentials);
+        }
+        if secret {
+            return Err(match form.get("client_id") {
+                Some(id) if *id == self.integration_id => {
+                    ApiError::invalid_client(INTEGRATION_AUTH_METHOD)
+                }
+                Some(id) if *id == self.client_id => {
+                    ApiError::invalid_client(SERVICE_APP_AUTH_METHOD)
+                }
+                _ => ApiError::invalid_client(GENERIC_CLIENT_ERROR),
             });
+        }
+        let Some(assertion) = assertion else {
+            return Err(ApiError::invalid_client("No client credentials found."));
         };
         if form.get("client_assertion_type").map(String::as_str) != Some(ASSERTION_TYPE) {
             return Err(ApiError::invalid_client(GENERIC_CLIENT_ERROR));
         }
         self.verify_assertion(assertion, form.get("client_id"), now)?;
-        Ok(self.client_id.clone())
+        Ok(Client::ServiceApp)
+    }
+
+    /// Checks `client_secret_basic` credentials: base64 of `client_id:client_secret`.
+    fn check_basic(&self, credentials: &str) -> Result<Client, ApiError> {
+        let decoded = STANDARD
+            .decode(credentials.trim())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        let Some((id, secret)) = decoded.as_deref().and_then(|text| text.split_once(':')) else {
+            return Err(ApiError::invalid_client(GENERIC_CLIENT_ERROR));
+        };
+        if id == self.client_id {
+            return Err(ApiError::invalid_client(SERVICE_APP_AUTH_METHOD));
+        }
+        if id != self.integration_id {
+            return Err(ApiError::invalid_client(GENERIC_CLIENT_ERROR));
+        }
+        if secret != self.integration_secret {
+            return Err(ApiError::invalid_client(
+                "The client secret supplied for a confidential client is invalid.",
+            ));
+        }
+        Ok(Client::Integration)
     }
 
     fn verify_assertion(
@@ -244,23 +322,35 @@ impl Authority {
             .map_err(|_| parse_failed())?;
         let claims = unverified.claims;
         self.check_issuer(&claims, client_id)?;
-        if !matches!(
-            header.alg,
-            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512
-        ) {
+        let key = self.assertion_key(header.alg, header.kid.as_deref())?;
+        check_signature(assertion, key, header.alg)?;
+        self.check_audience(&claims)?;
+        let expires = check_times(&claims, now)?;
+        self.consume_jti(&claims, expires, now)
+    }
+
+    /// Finds the registered key for an assertion's `alg` and, if given, `kid`.
+    fn assertion_key(
+        &self,
+        algorithm: Algorithm,
+        kid: Option<&str>,
+    ) -> Result<&DecodingKey, ApiError> {
+        let by_algorithm: Vec<&RegisteredKey> = self
+            .keys
+            .iter()
+            .filter(|key| key.algorithms.contains(&algorithm))
+            .collect();
+        if by_algorithm.is_empty() {
             return Err(ApiError::invalid_client(
                 "The client_assertion JWT signature algorithm is invalid.",
             ));
         }
-        if header.kid.as_ref().is_some_and(|kid| *kid != self.key_id) {
-            return Err(ApiError::invalid_client(
-                "The client_assertion JWT kid is invalid.",
-            ));
-        }
-        self.check_signature(assertion, header.alg)?;
-        self.check_audience(&claims)?;
-        let expires = check_times(&claims, now)?;
-        self.consume_jti(&claims, expires, now)
+        let key = match kid {
+            Some(kid) => by_algorithm.into_iter().find(|key| key.key_id == kid),
+            None => by_algorithm.into_iter().next(),
+        };
+        key.map(|key| &key.decoding_key)
+            .ok_or_else(|| ApiError::invalid_client("The client_assertion JWT kid is invalid."))
     }
 
     fn check_issuer(&self, claims: &Value, client_id: Option<&String>) -> Result<(), ApiError> {
@@ -280,16 +370,6 @@ impl Authority {
             ));
         }
         Ok(())
-    }
-
-    fn check_signature(&self, assertion: &str, algorithm: Algorithm) -> Result<(), ApiError> {
-        let mut validation = Validation::new(algorithm);
-        validation.validate_exp = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        jsonwebtoken::decode::<Value>(assertion, &self.decoding_key, &validation)
-            .map(|_| ())
-            .map_err(|_| ApiError::invalid_client("The client_assertion signature is invalid."))
     }
 
     fn check_audience(&self, claims: &Value) -> Result<(), ApiError> {
@@ -356,7 +436,13 @@ impl Authority {
         Ok(scopes)
     }
 
-    fn mint(&self, client_id: &str, scopes: Vec<String>, now: DateTime<Utc>) -> TokenResponse {
+    fn mint(
+        &self,
+        client_id: &str,
+        scopes: Vec<String>,
+        bound_key: Option<String>,
+        now: DateTime<Utc>,
+    ) -> TokenResponse {
         let lifetime =
             chrono::Duration::from_std(self.token_lifetime).unwrap_or(chrono::Duration::hours(1));
         let expires_at = now + lifetime;
@@ -370,19 +456,24 @@ impl Authority {
             exp: expires_at.timestamp(),
             cid: client_id,
             scp: &scopes,
+            cnf: bound_key.as_ref().map(|jkt| json!({"jkt": jkt})),
         };
-        let header = Header {
-            kid: Some(self.key_id.clone()),
-            ..Header::new(Algorithm::HS256)
-        };
+        let header = Header::new(Algorithm::HS256);
         // HS256 signing of serializable claims cannot fail. Should it ever fail, an opaque token replaces the JWT.
         let access_token = jsonwebtoken::encode(&header, &claims, &self.signing_key)
             .unwrap_or_else(|_| random_token(&mut rand::thread_rng(), 64));
         let scope = scopes.join(" ");
+        let token_type = if bound_key.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        };
         let grant = Grant {
             client_id: client_id.to_string(),
             scopes,
             expires_at,
+            bound_key,
+            api_token: false,
         };
         let mut tokens = self
             .tokens
@@ -391,58 +482,11 @@ impl Authority {
         tokens.retain(|_, grant| grant.expires_at > now);
         tokens.insert(access_token.clone(), grant);
         TokenResponse {
-            token_type: "Bearer",
+            token_type,
             expires_in: self.token_lifetime.as_secs(),
             access_token,
             scope,
         }
-    }
-
-    /// Returns the grant behind the request's bearer token, if the token is known and current.
-    pub fn grant(&self, headers: &HeaderMap, now: DateTime<Utc>) -> Option<Grant> {
-        let token = headers
-            .get(header::AUTHORIZATION)?
-            .to_str()
-            .ok()?
-            .strip_prefix("Bearer ")?
-            .trim();
-        let tokens = self
-            .tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        tokens
-            .get(token)
-            .filter(|grant| grant.expires_at > now)
-            .cloned()
-    }
-
-    /// Checks that the request carries a current token with `scope`, or the matching
-    /// `manage` scope, which includes reading.
-    pub fn authorize(
-        &self,
-        headers: &HeaderMap,
-        scope: &str,
-        resource: &str,
-    ) -> Result<Grant, ApiError> {
-        let grant = self
-            .grant(headers, Utc::now())
-            .ok_or_else(ApiError::invalid_token)?;
-        let manage = scope.replace(".read", ".manage");
-        if grant
-            .scopes
-            .iter()
-            .any(|granted| *granted == scope || *granted == manage)
-        {
-            return Ok(grant);
-        }
-        let base = &self.base_url;
-        Err(ApiError::InsufficientScope {
-            challenge: format!(
-                "Bearer authorization_uri=\"{base}/oauth2/v1/authorize\", realm=\"{base}\", scope=\"{scope}\", \
-                 error=\"insufficient_scope\", error_description=\"The access token provided does not contain the required scopes.\", \
-                 resource=\"{resource}\""
-            ),
-        })
     }
 
     /// Drops every issued access token, so that the next API call gets a 401.
@@ -452,6 +496,20 @@ impl Authority {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
     }
+}
+
+fn check_signature(
+    assertion: &str,
+    key: &DecodingKey,
+    algorithm: Algorithm,
+) -> Result<(), ApiError> {
+    let mut validation = Validation::new(algorithm);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<Value>(assertion, key, &validation)
+        .map(|_| ())
+        .map_err(|_| ApiError::invalid_client("The client_assertion signature is invalid."))
 }
 
 fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, ApiError> {

@@ -313,7 +313,14 @@ pub(crate) async fn list_groups(
     });
     let limit = paging::limit(&params, 200, 200)?;
     let after = params.get("after").map(String::as_str);
-    let page = paging::page_by_key(groups, |group| &group.id, after, limit, render);
+    let mut page = paging::page_by_key(groups, |group| &group.id, after, limit, render);
+    if state.faults.faults.groups_next_after_last_page && page.next_after.is_none() {
+        page.next_after = page
+            .items
+            .last()
+            .and_then(|group| group["id"].as_str())
+            .map(String::from);
+    }
     Ok(respond(&state, &uri, page))
 }
 

@@ -30,6 +30,16 @@ pub(crate) enum ApiError {
     },
     /// A 403 for a token without the scope an endpoint needs, with its `WWW-Authenticate` challenge.
     InsufficientScope { challenge: String },
+    /// An OAuth 2.0 error with a `dpop-nonce` header and, from a resource endpoint, a
+    /// `WWW-Authenticate` challenge.
+    DpopNonce {
+        status: StatusCode,
+        description: String,
+        nonce: String,
+        challenge: Option<String>,
+    },
+    /// A 500 `E0000009`, or another status with the same body, injected as a fault.
+    ServerError { status: StatusCode },
 }
 
 impl ApiError {
@@ -79,6 +89,24 @@ impl ApiError {
         )
     }
 
+    /// 403 `E0000006` for an operation the caller may not perform.
+    pub fn forbidden() -> ApiError {
+        ApiError::okta(
+            StatusCode::FORBIDDEN,
+            "E0000006",
+            "You do not have permission to perform the requested action",
+        )
+    }
+
+    /// 403 `E0000038` for a lifecycle operation the user's status does not allow.
+    pub fn status_not_allowed() -> ApiError {
+        ApiError::okta(
+            StatusCode::FORBIDDEN,
+            "E0000038",
+            "This operation is not allowed in the user's current status.",
+        )
+    }
+
     /// 400 `E0000053`, the System Log's code for invalid filters and parameters.
     pub fn invalid_log_parameter(summary: impl Into<String>) -> ApiError {
         ApiError::okta(StatusCode::BAD_REQUEST, "E0000053", summary)
@@ -108,6 +136,21 @@ impl ApiError {
             status,
             error,
             description: description.to_string(),
+        }
+    }
+
+    /// `use_dpop_nonce` with the nonce the client must put in its next proof.
+    pub fn use_dpop_nonce(
+        status: StatusCode,
+        description: &str,
+        nonce: String,
+        challenge: Option<String>,
+    ) -> ApiError {
+        ApiError::DpopNonce {
+            status,
+            description: description.to_string(),
+            nonce,
+            challenge,
         }
     }
 
@@ -150,6 +193,33 @@ impl IntoResponse for ApiError {
                 headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
                 response
+            }
+            ApiError::DpopNonce {
+                status,
+                description,
+                nonce,
+                challenge,
+            } => {
+                let body = json!({"error": "use_dpop_nonce", "error_description": description});
+                let mut response = (status, Json(body)).into_response();
+                let headers = response.headers_mut();
+                let values = [("dpop-nonce", Some(nonce)), ("www-authenticate", challenge)];
+                for (name, value) in values {
+                    if let Some(Ok(value)) = value.map(|value| HeaderValue::from_str(&value)) {
+                        headers.insert(name, value);
+                    }
+                }
+                response
+            }
+            ApiError::ServerError { status } => {
+                let body = json!({
+                    "errorCode": "E0000009",
+                    "errorSummary": "Internal Server Error",
+                    "errorLink": "E0000009",
+                    "errorId": format!("oae{}", random_token(&mut rand::thread_rng(), 22)),
+                    "errorCauses": [],
+                });
+                (status, Json(body)).into_response()
             }
             ApiError::InsufficientScope { challenge } => {
                 let mut response = StatusCode::FORBIDDEN.into_response();

@@ -11,20 +11,23 @@
 //! Every response, errors and 429s included, carries `X-Rate-Limit-Limit`,
 //! `X-Rate-Limit-Remaining`, `X-Rate-Limit-Reset` (epoch seconds when the window ends,
 //! rounded up so that waiting until then always suffices), `Date` and
-//! `X-Okta-Request-Id`.
+//! `X-Okta-Request-Id`. The injected faults of [`super::Faults`] are applied here too,
+//! apart from those that belong to one endpoint.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
 use super::AppState;
 use super::error::ApiError;
+use super::faults::{cut_body, distort_json};
 use crate::ids::request_id;
 use crate::time::format_http_date;
 
@@ -169,27 +172,101 @@ impl RateLimiter {
     }
 }
 
-/// Middleware that applies the rate limits and adds the common headers to every response.
+/// Middleware that applies the rate limits and injected faults, checks DPoP proofs of
+/// API requests, and adds the common headers to every response.
 pub(crate) async fn envelope(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
+    let in_flight = state.faults.enter();
     let now = Utc::now();
+    let clock = now + state.faults.clock_skew();
     let client = state
         .authority
         .grant(request.headers(), now)
         .map_or_else(|| "anonymous".to_string(), |grant| grant.client_id);
     let bucket = Bucket::classify(request.method(), request.uri().path());
-    let decision = state.limiter.check(&client, bucket, now);
-    let mut response = if decision.allowed {
-        next.run(request).await
+    let (mut response, decision) = if state.faults.over_concurrency_limit(&in_flight) {
+        tracing::debug!(in_flight = in_flight.count, "Concurrency limit exceeded");
+        let decision = Decision {
+            allowed: false,
+            limit: 0,
+            remaining: 0,
+            reset: clock.timestamp() + 1,
+        };
+        (ApiError::rate_limited().into_response(), decision)
+    } else if state.faults.take_burst() {
+        let decision = Decision {
+            allowed: false,
+            limit: bucket.app_share(),
+            remaining: 0,
+            reset: clock.timestamp() + 1,
+        };
+        (ApiError::rate_limited().into_response(), decision)
     } else {
-        tracing::debug!(client, ?bucket, "Rate limit exceeded");
-        ApiError::rate_limited().into_response()
+        let mut decision = state.limiter.check(&client, bucket, now);
+        decision.reset += state.faults.clock_skew().num_seconds();
+        let response = if decision.allowed {
+            handle(&state, request, next, now).await
+        } else {
+            tracing::debug!(client, ?bucket, "Rate limit exceeded");
+            ApiError::rate_limited().into_response()
+        };
+        (response, decision)
     };
-    add_common_headers(response.headers_mut(), decision, now);
+    drop(in_flight);
+    add_common_headers(response.headers_mut(), decision, clock);
     response
+}
+
+/// Runs a request that the rate limits let through: added latency, an injected server
+/// error, the DPoP check of API requests, the handler, and a cut-off body.
+async fn handle(state: &AppState, request: Request, next: Next, now: DateTime<Utc>) -> Response {
+    let (latency, server_error) = state.faults.draw();
+    if let Some(latency) = latency {
+        tokio::time::sleep(latency).await;
+    }
+    if server_error {
+        return ApiError::ServerError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+        }
+        .into_response();
+    }
+    let path = request.uri().path().to_string();
+    let api = path.starts_with("/api/");
+    if api
+        && let Err(error) =
+            state
+                .authority
+                .check_resource_proof(request.method(), &path, request.headers(), now)
+    {
+        return error.into_response();
+    }
+    let mut response = next.run(request).await;
+    if api && state.faults.faults.odd_values && response.status().is_success() {
+        response = distort_response(response).await;
+    }
+    if api && state.faults.drop_this_body() {
+        tracing::debug!(path, "Cutting off the response body");
+        return cut_body(response).await;
+    }
+    response
+}
+
+/// Applies [`distort_json`] to a JSON response body.
+async fn distort_response(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    distort_json(&mut value);
+    let text = value.to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(text))
 }
 
 fn add_common_headers(headers: &mut HeaderMap, decision: Decision, now: DateTime<Utc>) {

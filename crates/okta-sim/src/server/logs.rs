@@ -272,6 +272,19 @@ fn poll(events: &[LogEvent], query: &LogQuery) -> LogPage {
     }
 }
 
+/// Moves the `next` cursor of a full polling page back by one event, so that the next
+/// page starts with this page's last event again.
+fn repeat_last_event(page: &mut LogPage, limit: usize) {
+    if page.events.len() < limit {
+        return;
+    }
+    if let (Some(next), Some(&last)) = (page.next.as_mut(), page.events.last())
+        && next.index > last
+    {
+        next.index = last;
+    }
+}
+
 /// Bounded: events with `since <= published < until` ordered by `published`, then position.
 fn bounded(events: &[LogEvent], query: &LogQuery) -> LogPage {
     let until = query.until.unwrap_or(query.now);
@@ -340,7 +353,11 @@ pub(crate) async fn list_logs(
     let query = LogQuery::parse(&params, Utc::now())?;
     let org = state.read_org();
     let page = if query.is_polling() {
-        poll(&org.events, &query)
+        let mut page = poll(&org.events, &query);
+        if state.faults.faults.duplicate_log_events {
+            repeat_last_event(&mut page, query.limit);
+        }
+        page
     } else {
         bounded(&org.events, &query)
     };

@@ -1,25 +1,37 @@
 //! The simulator's HTTP server: Okta's management API over an [`Org`] on a loopback port.
 //!
-//! [`serve`] binds the listener, registers one OAuth service app with an RSA key, and
-//! serves until [`RunningSim::shutdown`]. Routes:
+//! [`serve`] binds the listener, registers two OAuth clients (a custom service app with
+//! an RSA and two EC keys, and an API service integration with a client secret) and an
+//! SSWS API token, and serves until [`RunningSim::shutdown`]. Routes:
 //!
-//! - `POST /oauth2/v1/token` (client credentials with `private_key_jwt`), in `auth`
-//! - users, groups and apps, in `directory`
+//! - `POST /oauth2/v1/token` (client credentials with `private_key_jwt` or
+//!   `client_secret_basic`, optionally DPoP-bound), in `auth` and `dpop`
+//! - users, groups and apps, in `directory`; factors, group rules, owners and roles,
+//!   and admin assignees, in `access`; write-back changes, in `manage`
 //! - `GET /api/v1/logs`, in `logs`
 //!
-//! A middleware in `limits` applies rate limits and adds the headers every Okta response
-//! carries. The org stays reachable through [`RunningSim::org`], so a test can change it
-//! while the server runs.
+//! An event hook configured in the options gets new System Log events from `hooks`.
+//! A middleware in `limits` applies rate limits and the faults of `faults`, checks DPoP
+//! proofs through `caller`, and adds the headers every Okta response carries. The org
+//! stays reachable through [`RunningSim::org`], so a test can change it while the server
+//! runs.
 
+mod access;
 mod auth;
+mod caller;
 mod directory;
+mod dpop;
 mod error;
+mod faults;
+mod hooks;
+mod keys;
 mod limits;
 mod logs;
+mod manage;
 mod paging;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -29,18 +41,21 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use chrono::Utc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use auth::ClientKey;
+pub use faults::{Faults, LatencyRange};
+pub use hooks::EventHook;
+pub use keys::{ClientKey, EcClientKey, EcCurve};
 pub use limits::RateLimits;
 
 use crate::generate::Org;
-use crate::ids::object_id;
-use auth::{Authority, ServiceApp};
+use crate::ids::{object_id, random_token};
+use auth::{Authority, Clients};
 use error::ApiError;
+use faults::FaultState;
 use limits::RateLimiter;
 
 /// How long [`RunningSim::shutdown`] waits for open connections before stopping anyway.
@@ -67,6 +82,15 @@ pub struct SimOptions {
     pub access_token_lifetime: Duration,
     /// Key registered for the service app; a new RSA 2048 key is generated when `None`.
     pub client_key: Option<ClientKey>,
+    /// Whether the service app requires DPoP-bound tokens, as Okta's Admin Console sets
+    /// for new service apps. The API service integration never requires DPoP.
+    pub dpop: bool,
+    /// SSWS API token accepted on the management API; a random one when `None`.
+    pub api_token: Option<String>,
+    /// Faults to inject; none by default.
+    pub faults: Faults,
+    /// Event hook that receives System Log events stored after the server started.
+    pub event_hook: Option<EventHook>,
 }
 
 impl Default for SimOptions {
@@ -80,6 +104,10 @@ impl Default for SimOptions {
                 .collect(),
             access_token_lifetime: Duration::from_secs(3600),
             client_key: None,
+            dpop: false,
+            api_token: None,
+            faults: Faults::default(),
+            event_hook: None,
         }
     }
 }
@@ -91,12 +119,18 @@ pub(crate) struct AppState {
     pub base_url: String,
     pub authority: Authority,
     pub limiter: RateLimiter,
+    pub faults: FaultState,
 }
 
 impl AppState {
     /// Locks the org for reading; a panic in another holder does not make it unreadable.
     pub fn read_org(&self) -> RwLockReadGuard<'_, Org> {
         self.org.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Locks the org for a change; a panic in another holder does not make it unwritable.
+    pub fn write_org(&self) -> RwLockWriteGuard<'_, Org> {
+        self.org.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -110,6 +144,16 @@ pub struct RunningSim {
     pub private_key_pem: String,
     /// `kid` of the registered key.
     pub key_id: String,
+    /// EC keys registered for the service app as well: one on P-256 (ES256) and one on
+    /// P-384 (ES384).
+    pub ec_keys: Vec<EcClientKey>,
+    /// Client id of the API service integration, which authenticates with
+    /// `client_secret_basic` and has the same scopes as the service app.
+    pub secret_client_id: String,
+    /// Client secret of the API service integration.
+    pub client_secret: String,
+    /// SSWS API token, sent as `Authorization: SSWS <token>`; it passes every scope check.
+    pub api_token: String,
     state: Arc<AppState>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -142,6 +186,18 @@ impl RunningSim {
         self.state.authority.revoke_all();
     }
 
+    /// Replaces the DPoP nonce. The token endpoint keeps accepting the previous nonce;
+    /// DPoP resource requests get a 401 `use_dpop_nonce` challenge with the new nonce
+    /// until one presents it.
+    pub fn rotate_dpop_nonce(&self) {
+        self.state.authority.dpop.rotate_nonce();
+    }
+
+    /// Makes the next `count` requests get a rate-limit 429 with a reset one second ahead.
+    pub fn inject_rate_limit_burst(&self, count: u32) {
+        self.state.faults.add_burst(count);
+    }
+
     /// Stops accepting connections, lets open requests finish and waits for the server.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -170,7 +226,7 @@ impl Drop for RunningSim {
 /// Generates the service app's RSA key unless `options.client_key` supplies one. Key
 /// generation is the slowest part of starting, so test suites can generate one
 /// [`ClientKey`] and pass it to every simulator.
-pub async fn serve(org: Org, options: SimOptions) -> anyhow::Result<RunningSim> {
+pub async fn serve(mut org: Org, options: SimOptions) -> anyhow::Result<RunningSim> {
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .with_context(|| format!("Failed to bind the simulator to `{}`", options.bind))?;
@@ -179,30 +235,57 @@ pub async fn serve(org: Org, options: SimOptions) -> anyhow::Result<RunningSim> 
         .context("Failed to read the simulator's local address")?;
     let base_url = format!("http://{address}");
     let key = client_key(&options).await?;
-    let client_id = object_id(&mut rand::thread_rng(), "0oa");
+    let ec_keys = vec![
+        EcClientKey::generate(EcCurve::P256)?,
+        EcClientKey::generate(EcCurve::P384)?,
+    ];
+    let mut rng = rand::thread_rng();
+    let client_id = object_id(&mut rng, "0oa");
+    let secret_client_id = object_id(&mut rng, "0oa");
+    let client_secret = random_token(&mut rng, 64);
+    let api_token = options
+        .api_token
+        .clone()
+        .unwrap_or_else(|| format!("00{}", random_token(&mut rng, 40)));
     let authority = Authority::new(
         &base_url,
-        ServiceApp {
-            client_id: &client_id,
-            key: &key,
+        Clients {
+            service_app_id: &client_id,
+            rsa_key: &key,
+            ec_keys: &ec_keys,
+            dpop: options.dpop,
+            integration_id: &secret_client_id,
+            integration_secret: &client_secret,
+            api_token: &api_token,
             granted_scopes: &options.scopes,
             token_lifetime: options.access_token_lifetime,
         },
     )?;
+    if let Some(every) = options.faults.late_log_events_every {
+        faults::reorder_late_events(&mut org.events, every);
+    }
     let state = Arc::new(AppState {
         org: Arc::new(RwLock::new(org)),
         base_url: base_url.clone(),
         authority,
         limiter: RateLimiter::new(options.rate_limits),
+        faults: FaultState::new(options.faults.clone()),
     });
 
     let (stop, task) = spawn_server(listener, Arc::clone(&state));
-    tracing::info!(%base_url, client_id, "Okta simulator listening");
+    if let Some(hook) = options.event_hook.clone() {
+        hooks::spawn(&state, hook);
+    }
+    tracing::info!(%base_url, client_id, secret_client_id, "Okta simulator listening");
     Ok(RunningSim {
         base_url,
         client_id,
         private_key_pem: key.private_key_pem,
         key_id: key.key_id,
+        ec_keys,
+        secret_client_id,
+        client_secret,
+        api_token,
         state,
         stop: Some(stop),
         task: Some(task),
@@ -243,7 +326,24 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/users/{id}", get(directory::get_user))
         .route("/api/v1/users/{id}/groups", get(directory::user_groups))
         .route("/api/v1/users/{id}/roles", get(directory::user_roles))
+        .route("/api/v1/users/{id}/factors", get(access::user_factors))
+        .route(
+            "/api/v1/users/{id}/lifecycle/{operation}",
+            post(manage::user_lifecycle),
+        )
+        .route("/api/v1/iam/assignees/users", get(access::role_assignees))
         .route("/api/v1/groups", get(directory::list_groups))
+        .route("/api/v1/groups/rules", get(access::group_rules))
+        .route("/api/v1/groups/{id}/owners", get(access::group_owners))
+        .route("/api/v1/groups/{id}/roles", get(access::group_roles))
+        .route(
+            "/api/v1/groups/{id}/users/{user_id}",
+            delete(manage::remove_group_member),
+        )
+        .route(
+            "/api/v1/apps/{id}/users/{user_id}",
+            delete(manage::unassign_app_user),
+        )
         .route("/api/v1/groups/{id}", get(directory::get_group))
         .route("/api/v1/groups/{id}/users", get(directory::group_users))
         .route("/api/v1/groups/{id}/apps", get(directory::group_apps))
