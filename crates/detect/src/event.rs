@@ -1,121 +1,156 @@
-//! The parts of a LogEvent that rules read, parsed tolerantly from raw JSON.
+//! A System Log event as rules see it: the raw JSON object plus the fields
+//! every rule needs, read once.
+//!
+//! Only an object with Okta's own camelCase `eventType` key holding a string
+//! is an event. Panther-normalised records (`eventtype`, `debugcontext`) and
+//! other JSON are reported as unrecognised, so no rule can match them by
+//! accident, even though Sigma field names match keys without regard to case.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// Okta's own actor for changes it makes itself, such as setting up a new org.
+pub const SYSTEM_ACTOR: &str = "system@okta.com";
+
+/// One parsed LogEvent.
+#[derive(Clone, Debug)]
 pub struct Event {
-    #[serde(default)]
     pub uuid: String,
-    #[serde(default, deserialize_with = "lenient_time")]
     pub published: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub event_type: String,
-    #[serde(default)]
-    pub actor: Option<Entity>,
-    #[serde(default)]
-    pub client: Option<Client>,
-    #[serde(default)]
-    pub outcome: Option<Outcome>,
-    #[serde(default)]
-    pub target: Option<Vec<Entity>>,
-    #[serde(default)]
-    pub debug_context: Option<DebugContext>,
+    /// The whole event, as Okta sent it.
+    pub value: Value,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Entity {
-    pub id: Option<String>,
-    #[serde(rename = "type")]
-    pub entity_type: Option<String>,
-    pub alternate_id: Option<String>,
-    pub display_name: Option<String>,
-}
-
-impl Entity {
-    /// Returns the most readable name: the alternate id (a login), else the
-    /// display name, else the id.
-    pub fn name(&self) -> Option<&str> {
-        [&self.alternate_id, &self.display_name, &self.id]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .find(|name| !name.is_empty() && *name != "unknown")
-    }
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Client {
-    pub ip_address: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct Outcome {
-    pub result: Option<String>,
-    pub reason: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DebugContext {
-    #[serde(default)]
-    pub debug_data: Option<Value>,
+/// Why a stored record is not an event rules can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unrecognised {
+    /// The text is not JSON.
+    NotJson,
+    /// JSON without a string `eventType` key spelled as Okta spells it.
+    NotLogEvent,
 }
 
 impl Event {
-    /// Parses a stored LogEvent; fields of an unexpected type are read as absent.
-    pub fn parse(raw: &str) -> Option<Event> {
-        serde_json::from_str(raw).ok()
+    /// Parses a stored LogEvent.
+    pub fn parse(raw: &str) -> Result<Event, Unrecognised> {
+        let value: Value = serde_json::from_str(raw).map_err(|_| Unrecognised::NotJson)?;
+        Event::from_value(value)
+    }
+
+    /// Reads the fields every rule needs from a parsed LogEvent.
+    pub fn from_value(value: Value) -> Result<Event, Unrecognised> {
+        let event_type = match value.get("eventType") {
+            Some(Value::String(text)) if !text.is_empty() => text.clone(),
+            _ => return Err(Unrecognised::NotLogEvent),
+        };
+        let uuid = value
+            .get("uuid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let published = value
+            .get("published")
+            .and_then(Value::as_str)
+            .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+            .map(|time| time.with_timezone(&Utc));
+        Ok(Event {
+            uuid,
+            published,
+            event_type,
+            value,
+        })
+    }
+
+    /// Returns the text at a dotted path of exact keys, such as `outcome.result`.
+    pub fn text(&self, path: &str) -> Option<&str> {
+        let mut current = &self.value;
+        for key in path.split('.') {
+            current = current.get(key)?;
+        }
+        current.as_str().filter(|text| !text.is_empty())
     }
 
     pub fn outcome_is(&self, result: &str) -> bool {
-        self.outcome
-            .as_ref()
-            .and_then(|outcome| outcome.result.as_deref())
-            == Some(result)
+        self.text("outcome.result") == Some(result)
     }
 
     /// Returns the client IP, treating Okta's `"null"` string as absent.
     pub fn client_ip(&self) -> Option<&str> {
-        self.client
-            .as_ref()?
-            .ip_address
-            .as_deref()
-            .filter(|ip| !ip.is_empty() && *ip != "null")
+        self.text("client.ipAddress").filter(|ip| *ip != "null")
+    }
+
+    /// Returns the actor's most readable name.
+    pub fn actor_name(&self) -> Option<&str> {
+        entity_name(self.value.get("actor")?)
+    }
+
+    pub fn actor_type(&self) -> Option<&str> {
+        self.text("actor.type")
+    }
+
+    /// Tells whether Okta itself, not a person or a client, acted.
+    pub fn actor_is_system(&self) -> bool {
+        self.actor_type() == Some("SystemPrincipal")
+            || self
+                .actor_name()
+                .is_some_and(|name| name.eq_ignore_ascii_case(SYSTEM_ACTOR))
     }
 
     /// Returns the first target of the given type.
-    pub fn target_of_type(&self, entity_type: &str) -> Option<&Entity> {
-        self.target
-            .as_ref()?
+    pub fn target_of_type(&self, entity_type: &str) -> Option<&Value> {
+        self.value
+            .get("target")?
+            .as_array()?
             .iter()
-            .find(|target| target.entity_type.as_deref() == Some(entity_type))
+            .find(|target| target.get("type").and_then(Value::as_str) == Some(entity_type))
     }
 
     /// Returns a `debugContext.debugData` value as text, whether Okta sent it
     /// as a string or as another JSON value.
     pub fn debug_text(&self, key: &str) -> Option<String> {
-        let value = self.debug_context.as_ref()?.debug_data.as_ref()?.get(key)?;
+        let value = self.value.get("debugContext")?.get("debugData")?.get(key)?;
         match value {
             Value::String(text) => Some(text.clone()),
             Value::Null => None,
             other => Some(other.to_string()),
         }
     }
+
+    /// Returns the country Okta resolved the client IP to.
+    pub fn country(&self) -> Option<&str> {
+        self.text("client.geographicalContext.country")
+    }
+
+    /// Returns the autonomous system number of the client IP, as text.
+    pub fn asn(&self) -> Option<String> {
+        let context = self.value.get("securityContext")?;
+        match context.get("asNumber")? {
+            Value::Number(number) => Some(number.to_string()),
+            Value::String(text) if !text.is_empty() => Some(text.clone()),
+            _ => None,
+        }
+    }
+
+    /// Returns the latitude and longitude of the client IP, in degrees.
+    pub fn geolocation(&self) -> Option<(f64, f64)> {
+        let location = self
+            .value
+            .get("client")?
+            .get("geographicalContext")?
+            .get("geolocation")?;
+        Some((
+            location.get("lat")?.as_f64()?,
+            location.get("lon")?.as_f64()?,
+        ))
+    }
 }
 
-fn lenient_time<'de, D>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    let value = Option::<Value>::deserialize(deserializer)?;
-    Ok(value
-        .as_ref()
-        .and_then(Value::as_str)
-        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-        .map(|time| time.with_timezone(&Utc)))
+/// Returns the most readable name of an actor or target: the alternate id
+/// (a login), else the display name, else the id.
+pub fn entity_name(entity: &Value) -> Option<&str> {
+    ["alternateId", "displayName", "id"]
+        .into_iter()
+        .filter_map(|key| entity.get(key).and_then(Value::as_str))
+        .find(|name| !name.is_empty() && *name != "unknown")
 }

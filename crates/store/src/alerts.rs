@@ -105,6 +105,39 @@ impl Store {
         })
     }
 
+    /// Returns the alert with `id`, or with the only id that starts with `id`.
+    pub fn alert(&self, id: &str) -> Result<Option<Alert>> {
+        let pattern = format!("{}%", id.replace(['%', '_'], ""));
+        let mut statement = self.connection.prepare(
+            "SELECT id, rule, severity, title, user, ip, first_seen, last_seen, count,
+                    evidence, details, status
+             FROM alerts WHERE id = ?1 OR id LIKE ?2 ORDER BY id = ?1 DESC, id LIMIT 2",
+        )?;
+        let rows: Vec<_> = statement
+            .query_map([id, pattern.as_str()], read_alert)?
+            .collect::<rusqlite::Result<_>>()?;
+        let exact = rows.first().is_some_and(|(alert, _, _)| alert.id == id);
+        if rows.is_empty() || (rows.len() > 1 && !exact) {
+            return Ok(None);
+        }
+        let Some((mut alert, evidence, details)) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        alert.evidence = serde_json::from_str(&evidence)?;
+        alert.details = serde_json::from_str(&details)?;
+        Ok(Some(alert))
+    }
+
+    /// Sets the triage status of the alert with `id`; returns false when no
+    /// alert has that id.
+    pub fn set_alert_status(&self, id: &str, status: AlertStatus) -> Result<bool> {
+        let changed = self.connection.execute(
+            "UPDATE alerts SET status = ?2 WHERE id = ?1",
+            [id, status.as_str()],
+        )?;
+        Ok(changed == 1)
+    }
+
     /// Returns stored alerts, oldest first, optionally only those of one status.
     pub fn alerts(&self, status: Option<AlertStatus>) -> Result<Vec<Alert>> {
         let mut statement = self.connection.prepare(

@@ -5,7 +5,8 @@
 //! tried). When `threshold` failures fall within `window`, a burst starts.
 //! The burst grows while failures keep coming less than `window` apart. It
 //! raises one alert naming the account and the source IP with the most
-//! failures.
+//! failures when it starts, and updates that alert as it grows, so events
+//! fed one at a time raise the same alert as a batch.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -14,13 +15,10 @@ use idaudit_store::{Alert, AlertStatus};
 use serde_json::json;
 
 use super::Rule;
-use crate::alert_id;
 use crate::event::Event;
+use crate::{MAX_EVIDENCE, alert_id};
 
 pub const RULE_ID: &str = "failed-sign-ins-per-user";
-
-/// Evidence uuids kept per alert; the count still covers every failure.
-const MAX_EVIDENCE: usize = 200;
 
 /// One failed sign-in.
 #[derive(Clone, Debug)]
@@ -62,7 +60,7 @@ impl FailedSignIns {
         }
     }
 
-    fn close_burst(&self, account_name: &str, burst: &[Failure]) -> Alert {
+    fn burst_alert(&self, account_name: &str, burst: &[Failure]) -> Alert {
         let mut per_ip: BTreeMap<&str, u64> = BTreeMap::new();
         for failure in burst {
             *per_ip
@@ -107,18 +105,19 @@ impl FailedSignIns {
 }
 
 impl Rule for FailedSignIns {
-    fn id(&self) -> &'static str {
+    fn id(&self) -> &str {
         RULE_ID
+    }
+
+    fn is_about_people(&self) -> bool {
+        true
     }
 
     fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
         if event.event_type != "user.session.start" || !event.outcome_is("FAILURE") {
             return;
         }
-        let (Some(time), Some(name)) = (
-            event.published,
-            event.actor.as_ref().and_then(|actor| actor.name()),
-        ) else {
+        let (Some(time), Some(name)) = (event.published, event.actor_name()) else {
             return;
         };
         let name = name.to_ascii_lowercase();
@@ -127,45 +126,39 @@ impl Rule for FailedSignIns {
             uuid: event.uuid.clone(),
             ip: event.client_ip().map(str::to_string),
         };
-        let window = self.window;
-        let threshold = self.threshold;
+        let (window, threshold) = (self.window, self.threshold);
 
         let account = self.accounts.entry(name.clone()).or_default();
         // A burst ends when failures stop for a whole window.
-        if let Some(last) = account.burst.last()
-            && time - last.time > window
+        if account
+            .burst
+            .last()
+            .is_some_and(|last| time - last.time > window)
         {
-            let burst = std::mem::take(&mut account.burst);
-            let alert = self.close_burst(&name, &burst);
-            alerts.push(alert);
+            account.burst.clear();
         }
-        let account = self.accounts.entry(name).or_default();
-        if !account.burst.is_empty() {
-            account.burst.push(failure);
-            return;
-        }
-        account.recent.push_back(failure);
-        while account
-            .recent
-            .front()
-            .is_some_and(|oldest| time - oldest.time > window)
-        {
-            account.recent.pop_front();
-        }
-        if account.recent.len() >= threshold {
+        if account.burst.is_empty() {
+            account.recent.push_back(failure);
+            while account
+                .recent
+                .front()
+                .is_some_and(|oldest| time - oldest.time > window)
+            {
+                account.recent.pop_front();
+            }
+            if account.recent.len() < threshold {
+                return;
+            }
             account.burst = account.recent.drain(..).collect();
+        } else {
+            account.burst.push(failure);
+        }
+        let burst = std::mem::take(&mut account.burst);
+        alerts.push(self.burst_alert(&name, &burst));
+        if let Some(account) = self.accounts.get_mut(&name) {
+            account.burst = burst;
         }
     }
 
-    fn finish(&mut self, alerts: &mut Vec<Alert>) {
-        let mut names: Vec<String> = self.accounts.keys().cloned().collect();
-        names.sort();
-        for name in names {
-            let burst = match self.accounts.get_mut(&name) {
-                Some(account) if !account.burst.is_empty() => std::mem::take(&mut account.burst),
-                _ => continue,
-            };
-            alerts.push(self.close_burst(&name, &burst));
-        }
-    }
+    fn finish(&mut self, _alerts: &mut Vec<Alert>) {}
 }

@@ -3,53 +3,116 @@
 //! Okta logs `user.account.privilege.grant` with the user as a `User`
 //! target and the roles in `debugData.privilegeGranted`, and
 //! `group.privilege.grant` for a role given to a group. Every successful
-//! grant is worth a look; a super-admin grant is critical.
+//! grant is worth a look, so it is `high`. It is `critical` when the role
+//! is super administrator, when the actor is a person never seen doing an
+//! admin change before (`firstAdminAction`), or when the actor's account had
+//! failed sign-ins in the day before (`actorRecentFailures`), as happens
+//! when a guessed password is used to grant a role.
 
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use chrono::{DateTime, Duration, Utc};
 use idaudit_store::{Alert, AlertStatus};
 use serde_json::json;
 
 use super::Rule;
 use crate::alert_id;
-use crate::event::Event;
+use crate::event::{Event, entity_name};
 
 pub const RULE_ID: &str = "admin-privilege-grant";
 
 const GRANT_EVENTS: &[&str] = &["user.account.privilege.grant", "group.privilege.grant"];
 
-pub struct PrivilegeGrant;
+/// Failed sign-ins of the actor in the day before a grant that make it critical.
+const RECENT_FAILURES: usize = 3;
+
+/// Event type prefixes that only an administrator can cause.
+const ADMIN_PREFIXES: &[&str] = &[
+    "user.lifecycle.",
+    "group.",
+    "application.",
+    "policy.",
+    "zone.",
+    "system.",
+    "iam.",
+    "user.account.privilege.",
+];
+
+#[derive(Default)]
+pub struct PrivilegeGrant {
+    /// Actors seen making an admin change.
+    admins: HashSet<String>,
+    /// Recent failed sign-in times per account.
+    failures: HashMap<String, VecDeque<DateTime<Utc>>>,
+}
+
+impl PrivilegeGrant {
+    fn remember(&mut self, event: &Event, time: DateTime<Utc>) {
+        let Some(actor) = event.actor_name().map(str::to_ascii_lowercase) else {
+            return;
+        };
+        if event.event_type == "user.session.start" && event.outcome_is("FAILURE") {
+            let times = self.failures.entry(actor).or_default();
+            times.push_back(time);
+            while times
+                .front()
+                .is_some_and(|oldest| time - *oldest > Duration::days(1))
+            {
+                times.pop_front();
+            }
+        } else if ADMIN_PREFIXES
+            .iter()
+            .any(|prefix| event.event_type.starts_with(prefix))
+            && !GRANT_EVENTS.contains(&event.event_type.as_str())
+        {
+            self.admins.insert(actor);
+        }
+    }
+
+    fn recent_failures(&self, actor: &str, time: DateTime<Utc>) -> usize {
+        self.failures.get(actor).map_or(0, |times| {
+            times
+                .iter()
+                .filter(|failed| time - **failed <= Duration::days(1))
+                .count()
+        })
+    }
+}
 
 impl Rule for PrivilegeGrant {
-    fn id(&self) -> &'static str {
+    fn id(&self) -> &str {
         RULE_ID
     }
 
     fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
-        if !GRANT_EVENTS.contains(&event.event_type.as_str()) || !event.outcome_is("SUCCESS") {
-            return;
-        }
         let Some(published) = event.published else {
             return;
         };
+        if !GRANT_EVENTS.contains(&event.event_type.as_str()) || !event.outcome_is("SUCCESS") {
+            self.remember(event, published);
+            return;
+        }
         let grantee = event
             .target_of_type("User")
             .or_else(|| event.target_of_type("UserGroup"))
-            .and_then(|target| target.name())
+            .and_then(entity_name)
             .unwrap_or("unknown")
             .to_string();
         let privilege = event
             .debug_text("privilegeGranted")
             .unwrap_or_else(|| "an admin role".to_string());
-        let actor = event
-            .actor
-            .as_ref()
-            .and_then(|actor| actor.name())
-            .unwrap_or("unknown");
-        let severity = if privilege.to_ascii_lowercase().contains("super") {
+        let actor = event.actor_name().unwrap_or("unknown").to_string();
+        let actor_key = actor.to_ascii_lowercase();
+        let super_admin = privilege.to_ascii_lowercase().contains("super");
+        let first_admin_action = !event.actor_is_system() && !self.admins.contains(&actor_key);
+        let recent_failures = self.recent_failures(&actor_key, published);
+        let severity = if super_admin || first_admin_action || recent_failures >= RECENT_FAILURES {
             "critical"
         } else {
             "high"
         };
         let time = idaudit_store::format_time(published);
+        self.admins.insert(actor_key);
 
         alerts.push(Alert {
             id: alert_id(RULE_ID, &grantee, &event.uuid),
@@ -66,8 +129,11 @@ impl Rule for PrivilegeGrant {
                 "grantee": grantee,
                 "privilege": privilege,
                 "actor": actor,
-                "actorType": event.actor.as_ref().and_then(|actor| actor.entity_type.clone()),
+                "actorType": event.actor_type(),
                 "eventType": event.event_type,
+                "firstAdminAction": first_admin_action,
+                "actorRecentFailures": recent_failures,
+                "techniques": ["T1098.003"],
             }),
             status: AlertStatus::Open,
         });

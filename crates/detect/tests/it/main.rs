@@ -1,7 +1,11 @@
 //! Rule tests over events stored in a real SQLite file.
 
 mod failed_sign_ins;
+mod fixtures;
+mod native;
 mod privilege_grant;
+mod scenarios;
+mod sigma;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use idaudit_store::{EventRecord, Store};

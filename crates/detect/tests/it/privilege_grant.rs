@@ -45,8 +45,35 @@ fn failed_grant_ignored() {
     assert!(run_rules(&store).is_empty());
 }
 
+/// An admin change by the same actor, an hour before [`grant`]'s time.
+fn earlier_admin_change() -> serde_json::Value {
+    json!({
+        "uuid": "c1",
+        "published": "2026-11-30T08:00:00.000Z",
+        "eventType": "group.user_membership.add",
+        "actor": {"id": "00uadmin", "type": "User", "alternateId": "admin@example.com"},
+        "outcome": {"result": "SUCCESS"}
+    })
+}
+
 #[test]
 fn privilege_as_object_accepted() {
+    let (_folder, mut store) = temp_store();
+    store_events(
+        &mut store,
+        &[
+            earlier_admin_change(),
+            grant("g1", "SUCCESS", json!({"roles": ["APP_ADMIN"]})),
+        ],
+    );
+    let alerts = run_rules(&store);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].severity, "high");
+    assert!(alerts[0].title.contains("APP_ADMIN"), "{}", alerts[0].title);
+}
+
+#[test]
+fn grant_by_first_time_admin_critical() {
     let (_folder, mut store) = temp_store();
     store_events(
         &mut store,
@@ -54,6 +81,6 @@ fn privilege_as_object_accepted() {
     );
     let alerts = run_rules(&store);
     assert_eq!(alerts.len(), 1);
-    assert_eq!(alerts[0].severity, "high");
-    assert!(alerts[0].title.contains("APP_ADMIN"), "{}", alerts[0].title);
+    assert_eq!(alerts[0].severity, "critical");
+    assert_eq!(alerts[0].details["firstAdminAction"], true);
 }

@@ -39,3 +39,27 @@ fn alerts_filtered_by_status() {
     assert_eq!(store.alerts(Some(AlertStatus::Open)).unwrap().len(), 1);
     assert!(store.alerts(Some(AlertStatus::Closed)).unwrap().is_empty());
 }
+
+#[test]
+fn alert_found_by_prefix_and_acknowledged() {
+    let (_folder, store) = temp_store();
+    store.upsert_alert(&alert(5)).unwrap();
+    assert_eq!(store.alert("ab").unwrap().unwrap().id, "abc");
+    assert!(store.alert("x").unwrap().is_none());
+
+    assert!(
+        store
+            .set_alert_status("abc", AlertStatus::Acknowledged)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_alert_status("missing", AlertStatus::Closed)
+            .unwrap()
+    );
+    // Detection running again keeps the triage status.
+    store.upsert_alert(&alert(9)).unwrap();
+    let stored = store.alert("abc").unwrap().unwrap();
+    assert_eq!(stored.status, AlertStatus::Acknowledged);
+    assert_eq!(stored.count, 9);
+}

@@ -1,0 +1,135 @@
+//! `impossible-travel`: two successful sign-ins of one user from places too
+//! far apart for the time between them.
+//!
+//! Sigma cannot compare one event with an earlier one, so this rule is
+//! native. It keeps each user's last successful `user.session.start` with a
+//! geolocation and computes the great-circle (haversine) distance to the
+//! next one. It alerts when the distance is over `min_distance_km` and the
+//! speed needed is over `max_speed_kmh`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use idaudit_store::{Alert, AlertStatus};
+use serde_json::json;
+
+use super::Rule;
+use crate::alert_id;
+use crate::event::Event;
+
+pub const RULE_ID: &str = "impossible-travel";
+
+/// Mean radius of the Earth, in kilometres.
+const EARTH_RADIUS_KM: f64 = 6371.0;
+
+#[derive(Clone)]
+struct SignIn {
+    time: DateTime<Utc>,
+    location: (f64, f64),
+    country: Option<String>,
+    ip: Option<String>,
+    uuid: String,
+}
+
+pub struct ImpossibleTravel {
+    min_distance_km: f64,
+    max_speed_kmh: f64,
+    last: HashMap<String, SignIn>,
+}
+
+impl Default for ImpossibleTravel {
+    /// 500 km at over 1,000 km/h: faster than an airliner's cruising speed,
+    /// and far enough that city-level geolocation errors (tens of km) and
+    /// neighbouring cities served by one ISP do not trigger it.
+    fn default() -> ImpossibleTravel {
+        ImpossibleTravel {
+            min_distance_km: 500.0,
+            max_speed_kmh: 1000.0,
+            last: HashMap::new(),
+        }
+    }
+}
+
+/// Returns the great-circle distance in kilometres between two points given
+/// as latitude and longitude in degrees.
+pub fn haversine_km(from: (f64, f64), to: (f64, f64)) -> f64 {
+    let (lat1, lon1) = (from.0.to_radians(), from.1.to_radians());
+    let (lat2, lon2) = (to.0.to_radians(), to.1.to_radians());
+    let half_chord = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_KM * half_chord.sqrt().min(1.0).asin()
+}
+
+impl Rule for ImpossibleTravel {
+    fn id(&self) -> &str {
+        RULE_ID
+    }
+
+    fn is_about_people(&self) -> bool {
+        true
+    }
+
+    fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
+        if event.event_type != "user.session.start" || !event.outcome_is("SUCCESS") {
+            return;
+        }
+        let (Some(time), Some(user), Some(location)) =
+            (event.published, event.actor_name(), event.geolocation())
+        else {
+            return;
+        };
+        let user = user.to_ascii_lowercase();
+        let current = SignIn {
+            time,
+            location,
+            country: event.country().map(str::to_string),
+            ip: event.client_ip().map(str::to_string),
+            uuid: event.uuid.clone(),
+        };
+        let Some(previous) = self.last.insert(user.clone(), current.clone()) else {
+            return;
+        };
+        let distance = haversine_km(previous.location, current.location);
+        let hours = (current.time - previous.time).num_seconds().max(1) as f64 / 3600.0;
+        let speed = distance / hours;
+        if distance < self.min_distance_km || speed < self.max_speed_kmh {
+            return;
+        }
+        alerts.push(travel_alert(&user, &previous, &current, distance, speed));
+    }
+
+    fn finish(&mut self, _alerts: &mut Vec<Alert>) {}
+}
+
+fn travel_alert(
+    user: &str,
+    previous: &SignIn,
+    current: &SignIn,
+    distance: f64,
+    speed: f64,
+) -> Alert {
+    Alert {
+        id: alert_id(RULE_ID, user, &previous.uuid),
+        rule: RULE_ID.to_string(),
+        severity: "high".to_string(),
+        title: format!(
+            "Impossible travel for {user}: {:.0} km in {} minutes",
+            distance,
+            (current.time - previous.time).num_minutes()
+        ),
+        user: Some(user.to_string()),
+        ip: current.ip.clone(),
+        first_seen: idaudit_store::format_time(previous.time),
+        last_seen: idaudit_store::format_time(current.time),
+        count: 2,
+        evidence: vec![previous.uuid.clone(), current.uuid.clone()],
+        details: json!({
+            "distanceKm": distance.round(),
+            "speedKmh": speed.round(),
+            "from": {"ip": previous.ip, "country": previous.country},
+            "to": {"ip": current.ip, "country": current.country},
+            "techniques": ["T1078.004"],
+        }),
+        status: AlertStatus::Open,
+    }
+}

@@ -1,0 +1,429 @@
+//! Evaluation of a set of Sigma rules over events in time order.
+//!
+//! Detection rules are indexed by the `eventType` values their condition
+//! requires, so an event is only checked against rules that can match it.
+//! A detection referenced by a correlation feeds that correlation; it
+//! raises alerts of its own only when the correlation sets `generate: true`
+//! or another rule does not reference it. A correlation that fires feeds
+//! the correlations that reference it in turn.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use idaudit_store::{Alert, AlertStatus};
+use serde_json::{Value, json};
+
+use super::correlation::{Burst, CorrelationSpec, CorrelationState};
+use super::detection::Detection;
+use super::path::FieldPath;
+use super::{RuleBody, RuleMeta, SigmaRule};
+use crate::event::Event;
+use crate::settings::Settings;
+use crate::suppress::Suppressor;
+use crate::{LoadError, alert_id};
+
+/// Longest chain of correlations referencing correlations that is followed.
+const MAX_CHAIN: usize = 8;
+
+struct DetectionRule {
+    meta: RuleMeta,
+    detection: Detection,
+    raises_alerts: bool,
+    /// Correlations fed by this rule, with this rule's position in their `rules`.
+    feeds: Vec<(usize, usize)>,
+}
+
+struct CorrelationRule {
+    meta: RuleMeta,
+    spec: CorrelationSpec,
+    state: CorrelationState,
+    raises_alerts: bool,
+    feeds: Vec<(usize, usize)>,
+    /// Group-by fields per position in `rules`, with aliases resolved.
+    group_fields: Vec<Vec<FieldPath>>,
+}
+
+/// Sigma rules compiled for evaluation.
+pub struct SigmaEngine {
+    detections: Vec<DetectionRule>,
+    correlations: Vec<CorrelationRule>,
+    by_event_type: HashMap<String, Vec<usize>>,
+    unindexed: Vec<usize>,
+    settings: Arc<Settings>,
+    suppressor: Suppressor,
+}
+
+/// Where a matched rule sits.
+#[derive(Clone, Copy)]
+enum Source {
+    Detection(usize),
+    Correlation(usize),
+}
+
+impl SigmaEngine {
+    /// Compiles `rules`; rules for other log sources than Okta are left out.
+    pub fn new(rules: Vec<SigmaRule>, settings: Arc<Settings>) -> Result<SigmaEngine, LoadError> {
+        let mut engine = SigmaEngine {
+            detections: Vec::new(),
+            correlations: Vec::new(),
+            by_event_type: HashMap::new(),
+            unindexed: Vec::new(),
+            settings,
+            suppressor: Suppressor::default(),
+        };
+        let mut names: HashMap<String, Source> = HashMap::new();
+        for rule in rules {
+            if !rule.meta.is_for_okta() || engine.settings.is_disabled(&rule.meta.id) {
+                continue;
+            }
+            engine.add(rule, &mut names);
+        }
+        engine.link(&names)?;
+        engine.index();
+        Ok(engine)
+    }
+
+    fn add(&mut self, rule: SigmaRule, names: &mut HashMap<String, Source>) {
+        let source = match rule.body {
+            RuleBody::Detection(_) => Source::Detection(self.detections.len()),
+            RuleBody::Correlation(_) => Source::Correlation(self.correlations.len()),
+        };
+        for key in [
+            Some(&rule.meta.id),
+            rule.meta.name.as_ref(),
+            rule.meta.sigma_id.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            names.insert(key.clone(), source);
+        }
+        match rule.body {
+            RuleBody::Detection(detection) => self.detections.push(DetectionRule {
+                meta: rule.meta,
+                detection,
+                raises_alerts: true,
+                feeds: Vec::new(),
+            }),
+            RuleBody::Correlation(spec) => self.correlations.push(CorrelationRule {
+                meta: rule.meta,
+                spec,
+                state: CorrelationState::default(),
+                raises_alerts: true,
+                feeds: Vec::new(),
+                group_fields: Vec::new(),
+            }),
+        }
+    }
+
+    /// Resolves the rules each correlation references.
+    fn link(&mut self, names: &HashMap<String, Source>) -> Result<(), LoadError> {
+        for index in 0..self.correlations.len() {
+            let references = self.correlations[index].spec.rules.clone();
+            let generate = self.correlations[index].spec.generate;
+            for (position, reference) in references.iter().enumerate() {
+                let source = names.get(reference).copied().ok_or_else(|| {
+                    let meta = &self.correlations[index].meta;
+                    LoadError::at(
+                        &meta.location,
+                        format!(
+                            "Correlation `{}` references unknown rule `{reference}`",
+                            meta.id
+                        ),
+                    )
+                })?;
+                let fields = self.group_fields(index, reference, names);
+                self.correlations[index].group_fields.push(fields);
+                match source {
+                    Source::Detection(target) => {
+                        let rule = &mut self.detections[target];
+                        rule.feeds.push((index, position));
+                        rule.raises_alerts &= generate;
+                    }
+                    Source::Correlation(target) => {
+                        let rule = &mut self.correlations[target];
+                        rule.feeds.push((index, position));
+                        rule.raises_alerts &= generate;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn group_fields(
+        &self,
+        index: usize,
+        reference: &str,
+        names: &HashMap<String, Source>,
+    ) -> Vec<FieldPath> {
+        let spec = &self.correlations[index].spec;
+        spec.group_by
+            .iter()
+            .map(|field| {
+                let aliased = spec.aliases.get(field).and_then(|fields| {
+                    fields.iter().find_map(|(rule, target)| {
+                        let same = rule == reference
+                            || names
+                                .get(rule)
+                                .zip(names.get(reference))
+                                .is_some_and(|(left, right)| same_source(*left, *right));
+                        same.then_some(target.as_str())
+                    })
+                });
+                FieldPath::parse(aliased.unwrap_or(field))
+            })
+            .collect()
+    }
+
+    fn index(&mut self) {
+        for (index, rule) in self.detections.iter().enumerate() {
+            match rule.detection.required_event_types() {
+                Some(types) => {
+                    for event_type in types {
+                        let slot = self.by_event_type.entry(event_type).or_default();
+                        if !slot.contains(&index) {
+                            slot.push(index);
+                        }
+                    }
+                }
+                None => self.unindexed.push(index),
+            }
+        }
+    }
+
+    /// Returns every rule's metadata, detections first.
+    pub fn rules(&self) -> impl Iterator<Item = &RuleMeta> {
+        self.detections
+            .iter()
+            .map(|rule| &rule.meta)
+            .chain(self.correlations.iter().map(|rule| &rule.meta))
+    }
+
+    /// Evaluates one event and appends the alerts it raises or updates.
+    pub fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
+        let Some(time) = event.published else {
+            return;
+        };
+        let lower = event.event_type.to_ascii_lowercase();
+        let indexed = self
+            .by_event_type
+            .get(&lower)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let candidates: Vec<usize> = indexed.iter().chain(&self.unindexed).copied().collect();
+        for index in candidates {
+            let rule = &self.detections[index];
+            if !rule.detection.matches(&event.value) {
+                continue;
+            }
+            if self.settings.skips(&rule.meta.id, rule.meta.people, event) {
+                continue;
+            }
+            let feeds = rule.feeds.clone();
+            if rule.raises_alerts {
+                let alert = single_alert(&rule.meta, event);
+                let (id, suppress) = (rule.meta.id.clone(), rule.meta.suppress);
+                self.emit(&id, suppress, alert, alerts);
+            }
+            self.feed(&feeds, event, time, alerts, 0);
+        }
+    }
+
+    fn feed(
+        &mut self,
+        feeds: &[(usize, usize)],
+        event: &Event,
+        time: DateTime<Utc>,
+        alerts: &mut Vec<Alert>,
+        depth: usize,
+    ) {
+        if depth > MAX_CHAIN {
+            return;
+        }
+        for &(index, position) in feeds {
+            let rule = &mut self.correlations[index];
+            if self.settings.skips(&rule.meta.id, rule.meta.people, event) {
+                continue;
+            }
+            let key: Vec<String> = rule.group_fields[position]
+                .iter()
+                .map(|field| field.first_text(&event.value).unwrap_or_default())
+                .collect();
+            let value = rule
+                .spec
+                .field
+                .as_ref()
+                .and_then(|field| field.first_text(&event.value));
+            let Some(burst) =
+                rule.state
+                    .add(&rule.spec, key.clone(), position, value, time, &event.uuid)
+            else {
+                continue;
+            };
+            let burst = burst.clone();
+            if rule.raises_alerts {
+                let alert = burst_alert(rule, &key, &burst, event);
+                let (id, suppress) = (rule.meta.id.clone(), rule.meta.suppress);
+                self.emit(&id, suppress, alert, alerts);
+            }
+            let next = self.correlations[index].feeds.clone();
+            self.feed(&next, event, time, alerts, depth + 1);
+        }
+    }
+
+    fn emit(
+        &mut self,
+        rule: &str,
+        suppress: Option<chrono::Duration>,
+        alert: Alert,
+        alerts: &mut Vec<Alert>,
+    ) {
+        let window = self.settings.suppression(rule, suppress);
+        alerts.push(self.suppressor.fold(alert, window));
+    }
+}
+
+fn same_source(left: Source, right: Source) -> bool {
+    match (left, right) {
+        (Source::Detection(left), Source::Detection(right)) => left == right,
+        (Source::Correlation(left), Source::Correlation(right)) => left == right,
+        _ => false,
+    }
+}
+
+/// Returns the user and IP an alert names, read from the event.
+fn entities(meta: &RuleMeta, event: &Event) -> (Option<String>, Option<String>) {
+    let user = match &meta.user_field {
+        Some(field) => field.first_text(&event.value),
+        None => event.actor_name().map(str::to_string),
+    };
+    let ip = match &meta.ip_field {
+        Some(field) => field.first_text(&event.value),
+        None => event.client_ip().map(str::to_string),
+    };
+    (
+        user.filter(|user| !user.is_empty()),
+        ip.filter(|ip| !ip.is_empty() && ip != "null"),
+    )
+}
+
+fn title(meta: &RuleMeta, user: Option<&str>, ip: Option<&str>) -> String {
+    match (user, ip) {
+        (Some(user), Some(ip)) => format!("{}: {user} from {ip}", meta.title),
+        (Some(user), None) => format!("{}: {user}", meta.title),
+        (None, Some(ip)) => format!("{}: from {ip}", meta.title),
+        (None, None) => meta.title.clone(),
+    }
+}
+
+fn base_details(meta: &RuleMeta, event: &Event) -> Value {
+    json!({
+        "source": meta.source,
+        "sigmaId": meta.sigma_id,
+        "ruleTitle": meta.title,
+        "ruleAuthor": meta.author,
+        "techniques": meta.techniques(),
+        "eventType": event.event_type,
+        "actor": event.actor_name(),
+        "country": event.country(),
+        "asn": event.asn(),
+    })
+}
+
+fn single_alert(meta: &RuleMeta, event: &Event) -> Alert {
+    let (user, ip) = entities(meta, event);
+    let time = event
+        .published
+        .map(idaudit_store::format_time)
+        .unwrap_or_default();
+    let entity = format!(
+        "{}|{}",
+        user.as_deref().unwrap_or_default(),
+        ip.as_deref().unwrap_or_default()
+    );
+    Alert {
+        id: alert_id(&meta.id, &entity, &event.uuid),
+        rule: meta.id.clone(),
+        severity: meta.level.clone(),
+        title: title(meta, user.as_deref(), ip.as_deref()),
+        user,
+        ip,
+        first_seen: time.clone(),
+        last_seen: time,
+        count: 1,
+        evidence: vec![event.uuid.clone()],
+        details: base_details(meta, event),
+        status: AlertStatus::Open,
+    }
+}
+
+fn burst_alert(rule: &CorrelationRule, key: &[String], burst: &Burst, event: &Event) -> Alert {
+    let meta = &rule.meta;
+    let (event_user, event_ip) = entities(meta, event);
+    // A correlation names the entities it groups by, not those of whichever
+    // event happened to complete it.
+    let grouped = |default: &str, explicit: &Option<FieldPath>| {
+        rule.spec
+            .group_by
+            .iter()
+            .zip(key)
+            .find_map(|(field, value)| {
+                let wanted = explicit
+                    .clone()
+                    .unwrap_or_else(|| FieldPath::parse(default));
+                (FieldPath::parse(field) == wanted && !value.is_empty()).then(|| value.clone())
+            })
+    };
+    let user =
+        grouped("actor.alternateId", &meta.user_field).or(if rule.spec.group_by.is_empty() {
+            None
+        } else {
+            event_user.filter(|_| meta.user_field.is_some())
+        });
+    let ip = grouped("client.ipAddress", &meta.ip_field)
+        .or(event_ip.filter(|_| meta.ip_field.is_some()));
+    let first_uuid = burst.evidence.first().cloned().unwrap_or_default();
+    let mut details = base_details(meta, event);
+    details["groupBy"] = json!(
+        rule.spec
+            .group_by
+            .iter()
+            .zip(key)
+            .collect::<HashMap<_, _>>()
+    );
+    details["timespanMinutes"] = json!(rule.spec.timespan.num_minutes());
+    details["threshold"] = json!(rule.spec.threshold());
+    details["peak"] = json!(burst.peak);
+    Alert {
+        id: alert_id(&meta.id, &key.join("|"), &first_uuid),
+        rule: meta.id.clone(),
+        severity: meta.level.clone(),
+        title: title(meta, user.as_deref(), ip.as_deref()),
+        user,
+        ip,
+        first_seen: idaudit_store::format_time(burst.first),
+        last_seen: idaudit_store::format_time(burst.last),
+        count: burst.count,
+        evidence: burst.evidence.clone(),
+        details,
+        status: AlertStatus::Open,
+    }
+}
+
+impl crate::rules::Rule for SigmaEngine {
+    fn id(&self) -> &str {
+        "sigma"
+    }
+
+    fn applies_settings(&self) -> bool {
+        true
+    }
+
+    fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
+        SigmaEngine::observe(self, event, alerts);
+    }
+
+    fn finish(&mut self, _alerts: &mut Vec<Alert>) {}
+}

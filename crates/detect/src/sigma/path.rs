@@ -1,0 +1,83 @@
+//! Field paths such as `debugContext.debugData.privilegeGranted`, resolved
+//! against a JSON event.
+//!
+//! Keys match without regard to ASCII case, because the SigmaHQ Okta rules
+//! spell fields in lower case (`eventtype`, `actor.alternateid`) while Okta
+//! sends camelCase. Arrays fan out: `target.type` (or `target[].type`) reads
+//! the `type` of every target.
+
+use serde_json::Value;
+
+/// A parsed dotted field path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldPath {
+    segments: Vec<String>,
+}
+
+impl FieldPath {
+    pub fn parse(text: &str) -> FieldPath {
+        FieldPath {
+            segments: text
+                .split('.')
+                .map(|segment| segment.trim_end_matches("[]").to_string())
+                .collect(),
+        }
+    }
+
+    /// Tells whether the path is the single key `eventType`, in any case.
+    pub fn is_event_type(&self) -> bool {
+        self.segments.len() == 1 && self.segments[0].eq_ignore_ascii_case("eventtype")
+    }
+
+    /// Calls `visit` with every value the path reaches; stops early when
+    /// `visit` returns true, and returns whether it did.
+    pub fn any(&self, event: &Value, visit: &mut dyn FnMut(&Value) -> bool) -> bool {
+        walk(event, &self.segments, visit)
+    }
+
+    /// Returns the first scalar the path reaches, as text.
+    pub fn first_text(&self, event: &Value) -> Option<String> {
+        let mut found = None;
+        self.any(event, &mut |value| {
+            found = scalar_text(value).map(|text| text.into_owned());
+            found.is_some()
+        });
+        found
+    }
+}
+
+fn walk(value: &Value, segments: &[String], visit: &mut dyn FnMut(&Value) -> bool) -> bool {
+    if let Value::Array(items) = value {
+        return items.iter().any(|item| walk(item, segments, visit));
+    }
+    let Some((first, rest)) = segments.split_first() else {
+        return visit(value);
+    };
+    let Value::Object(map) = value else {
+        return false;
+    };
+    let child = map.get(first.as_str()).or_else(|| {
+        map.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(first))
+            .map(|(_, child)| child)
+    });
+    match child {
+        Some(child) => walk(child, rest, visit),
+        None => false,
+    }
+}
+
+/// Returns a scalar as text: strings as they are, numbers and booleans in
+/// their JSON spelling. `null`, arrays and objects have no text.
+pub fn scalar_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match value {
+        Value::String(text) => Some(std::borrow::Cow::Borrowed(text)),
+        Value::Number(number) => Some(std::borrow::Cow::Owned(number.to_string())),
+        Value::Bool(flag) => Some(std::borrow::Cow::Borrowed(if *flag {
+            "true"
+        } else {
+            "false"
+        })),
+        _ => None,
+    }
+}

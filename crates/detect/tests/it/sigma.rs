@@ -1,0 +1,322 @@
+//! The Sigma engine: loading, field matching, conditions and correlations.
+
+use std::path::Path;
+
+use idaudit_detect::{Event, RuleSet, Settings};
+use serde_json::{Value, json};
+
+use crate::{base_time, sign_in};
+
+fn load(yaml: &str) -> RuleSet {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("rule.yml");
+    std::fs::write(&path, yaml).unwrap();
+    RuleSet::load_file(&path).unwrap()
+}
+
+fn load_error(yaml: &str) -> String {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("rule.yml");
+    std::fs::write(&path, yaml).unwrap();
+    RuleSet::load_file(&path).unwrap_err().to_string()
+}
+
+fn run(rules: &RuleSet, events: &[Value]) -> Vec<idaudit_store::Alert> {
+    let events: Vec<Event> = events
+        .iter()
+        .map(|value| Event::from_value(value.clone()).unwrap())
+        .collect();
+    rules.detector(Settings::default()).unwrap().run(&events)
+}
+
+fn detection(selection: &str, condition: &str) -> String {
+    format!(
+        "title: Test rule\nname: test-rule\nlogsource:\n    product: okta\ndetection:\n{selection}\n    condition: {condition}\nlevel: high\n"
+    )
+}
+
+fn grant_event() -> Value {
+    json!({
+        "uuid": "g1",
+        "published": "2026-11-30T09:00:00.000Z",
+        "eventType": "user.account.privilege.grant",
+        "actor": {"id": "00uadmin", "type": "User", "alternateId": "admin@example.com"},
+        "client": {"ipAddress": "203.0.113.5"},
+        "outcome": {"result": "SUCCESS"},
+        "securityContext": {"isProxy": true, "asNumber": 64500},
+        "target": [
+            {"id": "ROLE", "type": "ROLE_ASSIGNED"},
+            {"id": "00unew", "type": "User", "alternateId": "new.admin@example.com"}
+        ],
+        "debugContext": {"debugData": {"privilegeGranted": "Super administrator", "behaviors": "{New Device=POSITIVE, New IP=NEGATIVE}"}}
+    })
+}
+
+#[test]
+fn modifiers_match_nested_camel_case() {
+    let cases = [
+        ("        eventType: user.account.privilege.grant", true),
+        ("        eventtype: USER.ACCOUNT.PRIVILEGE.GRANT", true),
+        (
+            "        eventType|cased: USER.ACCOUNT.PRIVILEGE.GRANT",
+            false,
+        ),
+        (
+            "        debugContext.debugData.privilegeGranted|contains: super",
+            true,
+        ),
+        (
+            "        debugcontext.debugdata.privilegegranted|startswith: Super",
+            true,
+        ),
+        (
+            "        debugContext.debugData.privilegeGranted|endswith: admin",
+            false,
+        ),
+        (
+            "        debugContext.debugData.privilegeGranted: 'Super*'",
+            true,
+        ),
+        (
+            "        debugContext.debugData.behaviors|contains|all:\n            - New Device=POSITIVE\n            - New IP=POSITIVE",
+            false,
+        ),
+        ("        target.type: User", true),
+        ("        target[].alternateId|re: '^new\\.'", true),
+        ("        client.ipAddress|cidr: 203.0.113.0/24", true),
+        ("        client.ipAddress|cidr: 198.51.100.0/24", false),
+        ("        securityContext.isProxy: 'true'", true),
+        ("        securityContext.asNumber|gte: 64500", true),
+        ("        client.zone: null", true),
+        ("        client.zone|exists: true", false),
+    ];
+    for (selection, expected) in cases {
+        let rules = load(&detection(
+            &format!("    selection:\n{selection}"),
+            "selection",
+        ));
+        let alerts = run(&rules, &[grant_event()]);
+        assert_eq!(alerts.len(), usize::from(expected), "{selection}");
+    }
+}
+
+#[test]
+fn conditions_combine_selections() {
+    let selections = "    sel_grant:\n        eventType: user.account.privilege.grant\n    sel_proxy:\n        securityContext.isProxy: 'true'\n    filter_admin:\n        actor.alternateId: admin@example.com";
+    let cases = [
+        ("sel_grant and not filter_admin", false),
+        ("all of sel_*", true),
+        ("1 of sel_* and not filter_admin", false),
+        ("(sel_grant or filter_admin) and sel_proxy", true),
+        ("not sel_grant or filter_admin", true),
+        ("all of them", true),
+    ];
+    for (condition, expected) in cases {
+        let rules = load(&detection(selections, condition));
+        let alerts = run(&rules, &[grant_event()]);
+        assert_eq!(alerts.len(), usize::from(expected), "{condition}");
+    }
+}
+
+#[test]
+fn load_error_names_file_and_line() {
+    let message = load_error(&detection(
+        "    selection:\n        eventType|base64offset: grant",
+        "selection",
+    ));
+    assert!(message.contains("rule.yml:6"), "{message}");
+    assert!(message.contains("`base64offset`"), "{message}");
+
+    let message = load_error(&detection(
+        "    selection:\n        eventType: a",
+        "selection and other",
+    ));
+    assert!(message.contains("rule.yml:8"), "{message}");
+    assert!(message.contains("`other`"), "{message}");
+
+    let message = load_error("title: [unclosed\n");
+    assert!(message.contains("rule.yml:2: Invalid YAML"), "{message}");
+}
+
+#[test]
+fn lower_cased_keys_never_match() {
+    let rules = load(&detection(
+        "    selection:\n        eventtype: user.account.privilege.grant",
+        "selection",
+    ));
+    let panther = json!({
+        "uuid": "p1",
+        "published": "2026-11-30T09:00:00.000Z",
+        "eventtype": "user.account.privilege.grant",
+        "outcome": {"result": "SUCCESS"}
+    });
+    assert!(Event::from_value(panther).is_err());
+    let no_type = json!({"uuid": "p2", "published": "2026-11-30T09:00:00.000Z"});
+    assert!(Event::from_value(no_type).is_err());
+    assert_eq!(run(&rules, &[grant_event()]).len(), 1);
+}
+
+const FAILED: &str = "---\ntitle: Failed sign-in\nname: failed\nlogsource:\n    product: okta\ndetection:\n    selection:\n        eventType: user.session.start\n        outcome.result: FAILURE\n    condition: selection\n";
+
+#[test]
+fn event_count_raises_one_alert_per_burst() {
+    let yaml = format!(
+        "title: Many failures\nname: many\ncorrelation:\n    type: event_count\n    rules: [failed]\n    group-by: [actor.alternateId]\n    timespan: 10m\n    condition:\n        gte: 3\nlevel: high\n{FAILED}"
+    );
+    let rules = load(&yaml);
+    let events: Vec<Value> = (0..6)
+        .map(|index| {
+            sign_in(
+                &format!("f{index}"),
+                "jdoe@example.com",
+                "203.0.113.9",
+                index,
+                "FAILURE",
+            )
+        })
+        .collect();
+    let alerts = run(&rules, &events);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].rule, "many");
+    assert_eq!(alerts[0].user.as_deref(), Some("jdoe@example.com"));
+    assert_eq!(alerts[0].count, 6);
+    assert_eq!(alerts[0].evidence.len(), 6);
+}
+
+#[test]
+fn value_count_counts_distinct_users() {
+    let yaml = format!(
+        "title: Spray\nname: spray\ncorrelation:\n    type: value_count\n    rules: [failed]\n    group-by: [client.ipAddress]\n    timespan: 30m\n    condition:\n        field: actor.alternateId\n        gte: 4\nlevel: high\n{FAILED}"
+    );
+    let rules = load(&yaml);
+    let same_user: Vec<Value> = (0..8)
+        .map(|index| {
+            sign_in(
+                &format!("s{index}"),
+                "jdoe@example.com",
+                "203.0.113.9",
+                index,
+                "FAILURE",
+            )
+        })
+        .collect();
+    assert!(run(&rules, &same_user).is_empty());
+
+    let many_users: Vec<Value> = (0..4)
+        .map(|index| {
+            sign_in(
+                &format!("m{index}"),
+                &format!("user{index}@example.com"),
+                "203.0.113.9",
+                index,
+                "FAILURE",
+            )
+        })
+        .collect();
+    let alerts = run(&rules, &many_users);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].ip.as_deref(), Some("203.0.113.9"));
+    assert_eq!(alerts[0].user, None);
+}
+
+#[test]
+fn temporal_ordered_needs_order() {
+    let yaml = format!(
+        "title: Then success\nname: then-success\ncorrelation:\n    type: temporal_ordered\n    rules: [failed, succeeded]\n    group-by: [actor.alternateId]\n    timespan: 10m\nlevel: high\n{FAILED}---\ntitle: Success\nname: succeeded\nlogsource:\n    product: okta\ndetection:\n    selection:\n        eventType: user.session.start\n        outcome.result: SUCCESS\n    condition: selection\n"
+    );
+    let rules = load(&yaml);
+    let success_first = [
+        sign_in("a", "jdoe@example.com", "203.0.113.9", 0, "SUCCESS"),
+        sign_in("b", "jdoe@example.com", "203.0.113.9", 1, "FAILURE"),
+    ];
+    assert!(run(&rules, &success_first).is_empty());
+    let failure_first = [
+        sign_in("a", "jdoe@example.com", "203.0.113.9", 0, "FAILURE"),
+        sign_in("b", "jdoe@example.com", "203.0.113.9", 1, "SUCCESS"),
+    ];
+    assert_eq!(run(&rules, &failure_first).len(), 1);
+    let too_late = [
+        sign_in("a", "jdoe@example.com", "203.0.113.9", 0, "FAILURE"),
+        sign_in("b", "jdoe@example.com", "203.0.113.9", 30, "SUCCESS"),
+    ];
+    assert!(run(&rules, &too_late).is_empty());
+}
+
+#[test]
+fn allow_list_and_system_actor_skipped() {
+    let rules = RuleSet::builtin().unwrap();
+    let events: Vec<Value> = (0..12)
+        .map(|index| {
+            sign_in(
+                &format!("f{index}"),
+                &format!("user{index}@example.com"),
+                "203.0.113.9",
+                index,
+                "FAILURE",
+            )
+        })
+        .collect();
+    let alerts = run(&rules, &events);
+    assert!(
+        alerts.iter().any(|alert| alert.rule == "password-spray"),
+        "{alerts:#?}"
+    );
+
+    let settings: Settings =
+        toml_settings("[rules.password-spray.allow]\nips = [\"203.0.113.0/24\"]\n");
+    let parsed: Vec<Event> = events
+        .iter()
+        .map(|value| Event::from_value(value.clone()).unwrap())
+        .collect();
+    let allowed = rules.detector(settings).unwrap().run(&parsed);
+    assert!(
+        allowed.iter().all(|alert| alert.rule != "password-spray"),
+        "{allowed:#?}"
+    );
+
+    let system: Vec<Value> = (0..12)
+        .map(|index| {
+            let mut event = sign_in(
+                &format!("y{index}"),
+                "system@okta.com",
+                "203.0.113.9",
+                index,
+                "FAILURE",
+            );
+            event["actor"]["type"] = json!("SystemPrincipal");
+            event
+        })
+        .collect();
+    assert!(run(&rules, &system).is_empty());
+}
+
+fn toml_settings(text: &str) -> Settings {
+    let value: Value = toml_to_json(text);
+    serde_json::from_value(value).unwrap()
+}
+
+/// Converts the small TOML subset the tests use through the `toml` crate's
+/// JSON-compatible data model.
+fn toml_to_json(text: &str) -> Value {
+    let table: toml::Table = text.parse().unwrap();
+    serde_json::to_value(table).unwrap()
+}
+
+#[test]
+fn builtin_and_sigmahq_rules_load() {
+    let builtin = RuleSet::builtin().unwrap().list();
+    for id in [
+        "password-spray",
+        "failures-then-success",
+        "mfa-push-fatigue",
+        "impossible-travel",
+        "admin-privilege-grant",
+    ] {
+        assert!(builtin.iter().any(|rule| rule.id == id), "{id} missing");
+    }
+    let sigmahq = RuleSet::sigmahq().unwrap().list();
+    assert_eq!(sigmahq.len(), 21);
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/sigmahq");
+    assert_eq!(RuleSet::load_dir(&folder).unwrap().list().len(), 21);
+    let _ = base_time();
+}
