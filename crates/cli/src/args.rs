@@ -80,9 +80,13 @@ pub enum Command {
     /// Run the detection rules over stored events and print the alerts
     Detect(DetectArgs),
 
-    /// Stored alerts
+    /// Stored alerts: list, show, acknowledge, close
     #[command(subcommand)]
     Alerts(AlertsCommand),
+
+    /// Detection rules: list them, or try one on a file of events
+    #[command(subcommand)]
+    Rules(RulesCommand),
 
     /// Access-certification campaigns
     #[command(subcommand)]
@@ -196,6 +200,10 @@ pub struct DetectArgs {
     #[arg(long)]
     pub until: Option<String>,
 
+    /// Folder of extra Sigma rules (`.yml`), added to the built-in pack; repeatable
+    #[arg(long = "rules")]
+    pub rule_dirs: Vec<PathBuf>,
+
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -205,6 +213,56 @@ pub struct DetectArgs {
 pub enum AlertsCommand {
     /// List stored alerts, oldest first
     List(AlertsListArgs),
+    /// Show one alert with its details and evidence
+    Show(AlertIdArgs),
+    /// Mark an alert as acknowledged
+    Ack(AlertIdArgs),
+    /// Mark an alert as closed
+    Close(AlertIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AlertIdArgs {
+    /// Alert id, or a unique prefix of it
+    pub id: String,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules that `detect` runs
+    List(RulesListArgs),
+    /// Validate a rule file (or folder) and run it over a file of events
+    #[command(
+        after_help = "EVENTS is a JSON array of LogEvents or JSON Lines.\n\nExample:\n  idaudit rules test my-rule.yml events.jsonl"
+    )]
+    Test(RulesTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesListArgs {
+    /// Folder of extra Sigma rules to list with the built-in pack; repeatable
+    #[arg(long = "rules")]
+    pub rule_dirs: Vec<PathBuf>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesTestArgs {
+    /// Sigma rule file, or a folder of them
+    pub rule: PathBuf,
+    /// Events file: a JSON array or JSON Lines
+    pub events: PathBuf,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

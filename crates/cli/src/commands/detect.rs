@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use chrono::Utc;
-use idaudit_detect::{detect, rules};
+use idaudit_detect::detect_with;
 
 use crate::args::DetectArgs;
 use crate::commands::sync::open_store;
@@ -24,17 +24,25 @@ pub fn run(settings: &Settings, args: &DetectArgs) -> Result<ExitStatus> {
         .map(|text| parse_time(text, now).map(idaudit_store::format_time))
         .transpose()?;
     let store = open_store(settings)?;
-    let mut rules = rules::builtin();
-    let summary = detect(&store, &mut rules, since.as_deref(), until.as_deref())?;
+    let rule_set = crate::commands::rules::load_rules(&args.rule_dirs)?;
+    let rule_count = rule_set.list().len();
+    let mut detector = rule_set.detector(settings.detect.clone())?;
+    let summary = detect_with(&store, &mut detector, since.as_deref(), until.as_deref())?;
 
     print_alerts(&mut std::io::stdout().lock(), &summary.alerts, args.format)?;
     eprintln!(
         "Ran {} rules over {} events: {} alerts, {} new",
-        rules.len(),
+        rule_count,
         summary.events,
         summary.alerts.len(),
         summary.new_alerts
     );
+    if summary.unrecognised > 0 {
+        eprintln!(
+            "warning: {} stored records are not Okta LogEvents (no `eventType` key) and were skipped",
+            summary.unrecognised
+        );
+    }
     if summary.unreadable > 0 {
         eprintln!(
             "warning: {} stored events could not be parsed and were skipped",

@@ -5,12 +5,13 @@ pub mod demo;
 pub mod detect;
 pub mod logs;
 pub mod review;
+pub mod rules;
 pub mod sim;
 pub mod sync;
 
 use anyhow::Result;
 
-use crate::args::{AlertsCommand, Cli, Command, LogsCommand, ReviewCommand};
+use crate::args::{AlertsCommand, Cli, Command, LogsCommand, ReviewCommand, RulesCommand};
 use crate::exit::ExitStatus;
 use crate::progress::TerminalProgress;
 use crate::settings::Settings;
@@ -34,6 +35,15 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Logs(LogsCommand::Import(args)) => logs::import(&settings, &args),
         Command::Detect(args) => detect::run(&settings, &args),
         Command::Alerts(AlertsCommand::List(args)) => alerts::list(&settings, &args),
+        Command::Alerts(AlertsCommand::Show(args)) => alerts::show(&settings, &args),
+        Command::Alerts(AlertsCommand::Ack(args)) => {
+            alerts::set_status(&settings, &args, idaudit_store::AlertStatus::Acknowledged)
+        }
+        Command::Alerts(AlertsCommand::Close(args)) => {
+            alerts::set_status(&settings, &args, idaudit_store::AlertStatus::Closed)
+        }
+        Command::Rules(RulesCommand::List(args)) => rules::list(&settings, &args),
+        Command::Rules(RulesCommand::Test(args)) => rules::test(&args),
         Command::Review(ReviewCommand::Start(args)) => review::start(&settings, &args),
         Command::Review(ReviewCommand::Export(args)) => review::export(&settings, &args),
         Command::Demo(_) | Command::Sim(_) => unreachable!("handled above"),

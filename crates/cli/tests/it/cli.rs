@@ -158,3 +158,110 @@ fn demo_binary_writes_outputs() {
     assert!(csv > 0);
     assert_eq!(csv, html);
 }
+
+#[test]
+fn rules_list_and_test() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("idaudit.db");
+    let list = idaudit(&store)
+        .args(["rules", "list", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        list.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    let rules: Vec<serde_json::Value> = String::from_utf8(list.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(
+        rules
+            .iter()
+            .any(|rule| rule["id"] == "failed-sign-ins-per-user")
+    );
+    assert!(rules.iter().any(|rule| rule["id"] == "password-spray"));
+
+    let rule = folder.path().join("grant.yml");
+    std::fs::write(
+        &rule,
+        "title: Any admin grant\nid: 5d1a7a2e-0000-4000-8000-000000000001\nlogsource:\n  product: okta\n  service: okta\ndetection:\n  selection:\n    eventType: user.account.privilege.grant\n  condition: selection\nlevel: high\n",
+    )
+    .unwrap();
+    let test = idaudit(&store)
+        .args(["rules", "test", "--format", "json"])
+        .arg(&rule)
+        .arg(fixtures_dir().join(
+            "panther-analysis/test_scenarios/okta-add-administrator/admin_privs_assigned.jsonl",
+        ))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&test.stdout);
+    assert_eq!(
+        test.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&test.stderr)
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+}
+
+#[test]
+fn alerts_acknowledged_and_closed() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("idaudit.db");
+    idaudit(&store)
+        .args(["logs", "import"])
+        .arg(fixtures_dir().join("cribl-okta-rest/I4942I.json"))
+        .output()
+        .unwrap();
+    let detect = idaudit(&store)
+        .args(["detect", "--format", "json"])
+        .output()
+        .unwrap();
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8(detect.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let id = first["id"].as_str().unwrap().to_string();
+
+    let ack = idaudit(&store)
+        .args(["alerts", "ack", &id[..6]])
+        .output()
+        .unwrap();
+    assert_eq!(
+        ack.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ack.stderr)
+    );
+    let open = idaudit(&store)
+        .args(["alerts", "list", "--status", "open", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&open.stdout).contains(&id));
+
+    idaudit(&store)
+        .args(["alerts", "close", &id])
+        .output()
+        .unwrap();
+    let show = idaudit(&store)
+        .args(["alerts", "show", &id, "--format", "json"])
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(shown["status"], "closed");
+
+    let missing = idaudit(&store)
+        .args(["alerts", "show", "zzzz"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+}

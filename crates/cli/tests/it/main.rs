@@ -5,6 +5,7 @@
 mod cli;
 mod demo;
 mod fixtures;
+mod secrets;
 
 use std::path::PathBuf;
 
