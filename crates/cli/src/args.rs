@@ -138,9 +138,69 @@ pub struct SimArgs {
     #[arg(long, value_enum, default_value_t = SimRateLimits::Okta)]
     pub rate_limits: SimRateLimits,
 
-    /// Folder for the client key and the scenario ground truth
+    /// Folder for the client keys, secrets and the scenario ground truth
     #[arg(long, default_value = "idaudit-sim")]
     pub out: PathBuf,
+
+    /// Require DPoP from the service app, as Okta does for apps created since 2024
+    #[arg(long)]
+    pub dpop: bool,
+
+    #[command(flatten)]
+    pub faults: SimFaultArgs,
+
+    /// Deliver new System Log events to this event-hook URL (loopback or HTTPS)
+    #[arg(long)]
+    pub hook_url: Option<String>,
+
+    /// Environment variable holding the `Authorization` value sent to the hook
+    #[arg(long, requires = "hook_url")]
+    pub hook_secret_env: Option<String>,
+}
+
+/// Faults the simulator injects, all off by default.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Faults")]
+pub struct SimFaultArgs {
+    /// Reject this many requests from the start with 429
+    #[arg(long, default_value_t = 0)]
+    pub rate_limit_burst: u32,
+
+    /// Reject requests with a concurrency 429 above this many in flight
+    #[arg(long)]
+    pub concurrency_limit: Option<usize>,
+
+    /// Share of requests, from 0 to 1, that fail with 500
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+
+    /// Added latency per request, up to this many milliseconds
+    #[arg(long)]
+    pub latency_ms: Option<u64>,
+
+    /// Cut off the body of every Nth management API response
+    #[arg(long)]
+    pub drop_body_every: Option<u32>,
+
+    /// Repeat the last event of a full System Log polling page on the next page
+    #[arg(long)]
+    pub duplicate_events: bool,
+
+    /// Store every Nth System Log event late, out of `published` order
+    #[arg(long)]
+    pub late_events_every: Option<usize>,
+
+    /// Send unknown enum values and "null" strings in some objects
+    #[arg(long)]
+    pub odd_values: bool,
+
+    /// Send a `next` link after the last page of the groups listing
+    #[arg(long)]
+    pub groups_next_after_last_page: bool,
+
+    /// Seconds added to the server clock in `Date` and `X-Rate-Limit-Reset`
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub clock_skew: i64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

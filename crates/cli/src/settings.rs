@@ -234,9 +234,9 @@ fn read_config(path: &Path) -> Result<ConfigFile> {
     toml::from_str(&text).with_context(|| format!("Invalid config file `{}`", path.display()))
 }
 
-fn read_secret_file(path: &Path, what: &str) -> Result<Secret> {
+fn read_secret_file(path: &Path, kind: &str) -> Result<Secret> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("Failed to read the {what} file `{}`", path.display()))?;
+        .with_context(|| format!("Failed to read the {kind} file `{}`", path.display()))?;
     Ok(Secret::new(text.trim().to_string()))
 }
 

@@ -100,6 +100,12 @@ pub async fn full_sync(
 async fn read_users(client: &Client, progress: &dyn Progress) -> Result<Vec<UserRow>, SyncError> {
     let mut users =
         read_listing::<User>(client, progress, "Users", "/api/v1/users?limit=200").await?;
+    if users.is_empty() {
+        // Okta returns 200 with an empty list when the app has scopes but no admin role.
+        tracing::warn!(
+            "Okta listed no users: the service app may lack an admin role; assign it one that can read users, such as Read-only Administrator"
+        );
+    }
     let deprovisioned = read_listing::<User>(
         client,
         progress,

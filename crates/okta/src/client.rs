@@ -302,7 +302,8 @@ impl Client {
             }
             let delay = backoff(attempt);
             self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(url, delay_ms = delay.as_millis() as u64, attempt, error = %error, "Request failed; retrying");
+            let request_id = error.request_id().unwrap_or_default();
+            tracing::warn!(url, request_id, delay_ms = delay.as_millis() as u64, attempt, error = %error, "Request failed; retrying");
             tokio::time::sleep(delay).await;
         }
     }
@@ -486,6 +487,7 @@ fn api_error(url: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) ->
             code: parsed.error_code,
             summary: parsed.error_summary,
             error_id: parsed.error_id,
+            request_id: header_text(headers, "x-okta-request-id"),
             causes: parsed
                 .error_causes
                 .into_iter()

@@ -121,6 +121,13 @@ pub fn parse_org_url(text: &str) -> Result<Url> {
             reason: "it has no host".to_string(),
         });
     }
+    // Credentials belong in the config, never in a URL that may be logged.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::InvalidUrl {
+            url: format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default()),
+            reason: "it contains a user name or password".to_string(),
+        });
+    }
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&url) => {}
@@ -172,6 +179,13 @@ mod tests {
         assert!(matches!(error, Error::InsecureUrl { .. }), "{error:?}");
         let error = parse_org_url("http://10.0.0.1").unwrap_err();
         assert!(matches!(error, Error::InsecureUrl { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn credentials_in_url_rejected() {
+        let error = parse_org_url("https://admin:hunter2@example.okta.com").unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        assert!(matches!(error, Error::InvalidUrl { .. }), "{error:?}");
     }
 
     #[test]

@@ -72,10 +72,20 @@ pub struct ApiError {
     pub code: String,
     pub summary: String,
     pub error_id: String,
+    /// The `X-Okta-Request-Id` header, which finds the request in Okta's logs.
+    pub request_id: Option<String>,
     pub causes: Vec<String>,
 }
 
 impl Error {
+    /// Returns Okta's request id of a failed request, when Okta sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api(api) => api.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Returns the HTTP status of an API error, if this is one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {

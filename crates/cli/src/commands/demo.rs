@@ -211,8 +211,13 @@ fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Prints the demo's summary on stdout.
 pub fn print_report(report: &DemoReport) -> Result<()> {
-    use std::io::Write;
     let mut out = std::io::stdout().lock();
+    print_counts(&mut out, report)?;
+    print_outputs(&mut out, report)?;
+    Ok(())
+}
+
+fn print_counts(out: &mut impl std::io::Write, report: &DemoReport) -> Result<()> {
     let counts = &report.counts;
     writeln!(
         out,
@@ -230,6 +235,7 @@ pub fn print_report(report: &DemoReport) -> Result<()> {
         report.sync.requests, report.sync.rate_limited
     )?;
     writeln!(out, "  events:    {} System Log events", report.events)?;
+
     writeln!(out, "  alerts:    {}", report.alerts.len())?;
     for alert in &report.alerts {
         writeln!(out, "    [{}] {}", alert.severity, alert.title)?;
@@ -242,6 +248,10 @@ pub fn print_report(report: &DemoReport) -> Result<()> {
         report.flagged_items,
         report.packages.len()
     )?;
+    Ok(())
+}
+
+fn print_outputs(out: &mut impl std::io::Write, report: &DemoReport) -> Result<()> {
     writeln!(out)?;
     writeln!(out, "Outputs in {}:", report.out.display())?;
     writeln!(out, "  store            {}", report.store.display())?;
@@ -256,6 +266,7 @@ pub fn print_report(report: &DemoReport) -> Result<()> {
         "  ground truth     {}",
         report.ground_truth_file.display()
     )?;
+
     writeln!(out)?;
     writeln!(
         out,

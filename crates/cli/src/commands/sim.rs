@@ -4,9 +4,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use idaudit_okta_sim::{OrgSpec, RateLimits, SimOptions};
+use idaudit_okta_sim::{EventHook, Faults, LatencyRange, OrgSpec, RateLimits, SimOptions};
 
-use crate::args::{SimArgs, SimRateLimits};
+use crate::args::{SimArgs, SimFaultArgs, SimRateLimits};
 use crate::exit::ExitStatus;
 
 pub async fn run(args: &SimArgs) -> Result<ExitStatus> {
@@ -41,6 +41,9 @@ pub async fn run(args: &SimArgs) -> Result<ExitStatus> {
             },
             SimRateLimits::Off => RateLimits::Off,
         },
+        dpop: args.dpop,
+        faults: faults(&args.faults, args.seed),
+        event_hook: event_hook(args)?,
         ..SimOptions::default()
     };
     let sim = idaudit_okta_sim::serve(org, options)
@@ -49,11 +52,30 @@ pub async fn run(args: &SimArgs) -> Result<ExitStatus> {
 
     let key_file = args.out.join("client-key.pem");
     write_private(&key_file, sim.private_key_pem.as_bytes())?;
+    let secret_file = args.out.join("client-secret.txt");
+    write_private(&secret_file, sim.client_secret.as_bytes())?;
+    let token_file = args.out.join("api-token.txt");
+    write_private(&token_file, sim.api_token.as_bytes())?;
+    for key in &sim.ec_keys {
+        let name = format!("client-key-{:?}.pem", key.curve).to_lowercase();
+        write_private(&args.out.join(name), key.private_key_pem.as_bytes())?;
+    }
     println!("Simulated Okta org listening on {}", sim.base_url);
-    println!("  client id     {}", sim.client_id);
-    println!("  key id        {}", sim.key_id);
-    println!("  private key   {}", key_file.display());
-    println!("  ground truth  {}", ground_truth.display());
+    println!(
+        "  service app (private_key_jwt{})",
+        if args.dpop { ", DPoP required" } else { "" }
+    );
+    println!("    client id       {}", sim.client_id);
+    println!("    key id          {}", sim.key_id);
+    println!(
+        "    private key     {} (EC keys beside it)",
+        key_file.display()
+    );
+    println!("  API service integration (client_secret_basic)");
+    println!("    client id       {}", sim.secret_client_id);
+    println!("    client secret   {}", secret_file.display());
+    println!("  SSWS API token    {}", token_file.display());
+    println!("  ground truth      {}", ground_truth.display());
     println!();
     println!("idaudit.toml for it:");
     println!("  [okta]");
@@ -69,6 +91,47 @@ pub async fn run(args: &SimArgs) -> Result<ExitStatus> {
         .context("Failed to wait for Ctrl-C")?;
     sim.shutdown().await;
     Ok(ExitStatus::Success)
+}
+
+fn faults(args: &SimFaultArgs, seed: u64) -> Faults {
+    Faults {
+        rate_limit_burst: args.rate_limit_burst,
+        concurrency_limit: args.concurrency_limit,
+        server_error_rate: args.error_rate.clamp(0.0, 1.0),
+        latency: args.latency_ms.map(|max| LatencyRange {
+            min: Duration::ZERO,
+            max: Duration::from_millis(max),
+        }),
+        drop_body_every: args.drop_body_every,
+        duplicate_log_events: args.duplicate_events,
+        late_log_events_every: args.late_events_every,
+        odd_values: args.odd_values,
+        groups_next_after_last_page: args.groups_next_after_last_page,
+        clock_skew_seconds: args.clock_skew,
+        seed,
+    }
+}
+
+fn event_hook(args: &SimArgs) -> Result<Option<EventHook>> {
+    let Some(url) = &args.hook_url else {
+        return Ok(None);
+    };
+    idaudit_okta::parse_org_url(url).with_context(|| format!("Invalid hook URL `{url}`"))?;
+    let authorization = match &args.hook_secret_env {
+        Some(name) => {
+            let value = std::env::var(name).with_context(|| {
+                format!("Missing environment variable `{name}` for the hook secret")
+            })?;
+            Some(("Authorization".to_string(), value))
+        }
+        None => None,
+    };
+    Ok(Some(EventHook {
+        url: url.clone(),
+        authorization,
+        event_types: Vec::new(),
+        duplicate_and_reorder: args.faults.duplicate_events,
+    }))
 }
 
 /// Writes a file readable by its owner only.

@@ -86,3 +86,61 @@ async fn verbose_run_prints_no_secret() {
         );
     }
 }
+
+/// Configures idaudit only through the Okta SDK variables, against a
+/// simulated org that requires DPoP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okta_sdk_variables_and_dpop() {
+    let spec = OrgSpec {
+        users: 80,
+        groups: 6,
+        apps: 3,
+        log_days: 1,
+        ..OrgSpec::default()
+    };
+    let options = SimOptions {
+        dpop: true,
+        rate_limits: RateLimits::Workforce {
+            window: Duration::from_secs(1),
+        },
+        ..SimOptions::default()
+    };
+    let sim = idaudit_okta_sim::serve(idaudit_okta_sim::generate(&spec), options)
+        .await
+        .unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let run = tokio::task::spawn_blocking({
+        let folder = folder.path().to_path_buf();
+        let (url, client_id, key, key_id) = (
+            sim.base_url.clone(),
+            sim.client_id.clone(),
+            sim.private_key_pem.clone(),
+            sim.key_id.clone(),
+        );
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_idaudit"))
+                .current_dir(&folder)
+                .arg("sync")
+                .env("HOME", &folder)
+                .env("OKTA_CLIENT_ORGURL", url)
+                .env("OKTA_CLIENT_AUTHORIZATIONMODE", "PrivateKey")
+                .env("OKTA_CLIENT_CLIENTID", client_id)
+                .env("OKTA_CLIENT_PRIVATEKEY", key)
+                .env("OKTA_CLIENT_PRIVATEKEYID", key_id)
+                .env(
+                    "OKTA_CLIENT_SCOPES",
+                    "okta.users.read,okta.groups.read,okta.apps.read",
+                )
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    sim.shutdown().await;
+
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("80 users"), "{stderr}");
+}

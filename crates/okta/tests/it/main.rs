@@ -7,3 +7,4 @@ mod mock;
 mod models;
 mod paging;
 mod retries;
+mod sim;
