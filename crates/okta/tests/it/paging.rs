@@ -108,3 +108,21 @@ async fn next_on_other_host_refused() {
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_callers_share_one_token() {
+    let (base, tokens) = serve(Router::new().route("/api/v1/items", get(items))).await;
+    let client = client(&base);
+
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            client.list_all("/api/v1/items?limit=2").await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().len(), 6);
+    }
+    assert_eq!(tokens.lock().unwrap().requests, 1);
+}
