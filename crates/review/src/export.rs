@@ -1,5 +1,6 @@
 //! Writing review packages: one CSV and one self-contained HTML file per
-//! reviewer, plus the whole campaign as JSON.
+//! reviewer, one XLSX workbook with a sheet per reviewer, and the whole
+//! campaign as JSON.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,11 +51,11 @@ pub fn export_campaign(
         .map_err(ReviewError::Template)?;
 
     let mut packages = Vec::new();
-    for (reviewer_login, reviewer_items) in per_reviewer {
+    for (&reviewer_login, reviewer_items) in &per_reviewer {
         let stem = file_stem(reviewer_login);
         let csv = out_dir.join(format!("{stem}.csv"));
         let html = out_dir.join(format!("{stem}.html"));
-        write_file(&csv, &render_csv(&reviewer_items)?)?;
+        write_file(&csv, &render_csv(reviewer_items)?)?;
 
         let flagged = reviewer_items
             .iter()
@@ -83,6 +84,14 @@ pub fn export_campaign(
             html,
         });
     }
+
+    let workbook = out_dir.join(format!("campaign-{}.xlsx", campaign.id));
+    crate::xlsx::write_workbook(&campaign, &per_reviewer, &workbook).map_err(|source| {
+        ReviewError::Xlsx {
+            path: workbook.clone(),
+            source,
+        }
+    })?;
 
     let all = serde_json::json!({"campaign": &campaign, "items": &items});
     let json_bytes = serde_json::to_vec_pretty(&all).map_err(ReviewError::Json)?;

@@ -3,6 +3,7 @@
 
 mod campaign;
 mod export;
+mod xlsx;
 
 use std::path::PathBuf;
 
@@ -26,6 +27,12 @@ pub enum ReviewError {
     Template(#[source] minijinja::Error),
     #[error("failed to write CSV")]
     Csv(#[source] csv::Error),
+    #[error("failed to write the workbook `{path}`")]
+    Xlsx {
+        path: PathBuf,
+        #[source]
+        source: rust_xlsxwriter::XlsxError,
+    },
     #[error("failed to write JSON")]
     Json(#[source] serde_json::Error),
     #[error("failed to write `{path}`")]

@@ -258,7 +258,7 @@ fn print_outputs(out: &mut impl std::io::Write, report: &DemoReport) -> Result<(
     writeln!(out, "  alerts           {}", report.alerts_file.display())?;
     writeln!(
         out,
-        "  review packages  {} (CSV and HTML per reviewer)",
+        "  review packages  {} (CSV and HTML per reviewer, one XLSX workbook)",
         report.packages_dir.display()
     )?;
     writeln!(

@@ -1,28 +1,34 @@
 use std::process::Command;
 use std::time::Duration;
 
-use idaudit_okta_sim::{OrgSpec, RateLimits, SimOptions};
+use idaudit_okta_sim::{OrgSpec, RateLimits, RunningSim, SimOptions};
 
-/// Runs `idaudit -vv` through sync and a log pull against the simulator and
-/// checks that no credential reaches the output.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verbose_run_prints_no_secret() {
+/// Serves a small generated org with Okta's limits over one-second windows.
+async fn start_sim(users: usize, dpop: bool) -> RunningSim {
     let spec = OrgSpec {
-        users: 120,
-        groups: 10,
-        apps: 5,
+        users,
+        groups: 8,
+        apps: 4,
         log_days: 2,
         ..OrgSpec::default()
     };
     let options = SimOptions {
+        dpop,
         rate_limits: RateLimits::Workforce {
             window: Duration::from_secs(1),
         },
         ..SimOptions::default()
     };
-    let sim = idaudit_okta_sim::serve(idaudit_okta_sim::generate(&spec), options)
+    idaudit_okta_sim::serve(idaudit_okta_sim::generate(&spec), options)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `idaudit -vv` through sync and a log pull against the simulator and
+/// checks that no credential reaches the output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_run_prints_no_secret() {
+    let sim = start_sim(120, false).await;
     let folder = tempfile::tempdir().unwrap();
     let key_file = folder.path().join("key.pem");
     std::fs::write(&key_file, &sim.private_key_pem).unwrap();
@@ -91,23 +97,7 @@ async fn verbose_run_prints_no_secret() {
 /// simulated org that requires DPoP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okta_sdk_variables_and_dpop() {
-    let spec = OrgSpec {
-        users: 80,
-        groups: 6,
-        apps: 3,
-        log_days: 1,
-        ..OrgSpec::default()
-    };
-    let options = SimOptions {
-        dpop: true,
-        rate_limits: RateLimits::Workforce {
-            window: Duration::from_secs(1),
-        },
-        ..SimOptions::default()
-    };
-    let sim = idaudit_okta_sim::serve(idaudit_okta_sim::generate(&spec), options)
-        .await
-        .unwrap();
+    let sim = start_sim(80, true).await;
     let folder = tempfile::tempdir().unwrap();
     let run = tokio::task::spawn_blocking({
         let folder = folder.path().to_path_buf();
