@@ -15,7 +15,9 @@ pub mod server;
 mod time;
 
 pub use access::{Factor, GroupRole, GroupRule};
-pub use generate::{AssignmentScope, GroundTruth, Org, OrgCounts, OrgSpec, Scenario, generate};
+pub use generate::{
+    AssignmentScope, GroundTruth, Org, OrgCounts, OrgSpec, Scenario, ScenarioKind, generate,
+};
 pub use model::{
     App, AppStatus, Group, GroupType, LogEvent, LogEventError, RoleAssignment, User, UserProfile,
     UserStatus,

@@ -43,6 +43,17 @@ impl Actor {
         }
     }
 
+    /// Returns the actor Okta writes when it cannot tell who made a request.
+    pub fn unknown() -> Actor {
+        Actor {
+            id: "unknown".to_string(),
+            kind: "User",
+            alternate_id: "unknown".to_string(),
+            display_name: "unknown".to_string(),
+            detail_entry: None,
+        }
+    }
+
     pub fn user(user: &User) -> Actor {
         Actor {
             id: user.id.clone(),
@@ -90,6 +101,8 @@ pub(crate) struct Draft<'a> {
     pub request_url: Option<String>,
     /// Extra `debugContext.debugData` entries.
     pub debug: Vec<(&'static str, Value)>,
+    /// `debugData.threatSuspected` of a request with an origin, which ThreatInsight sets.
+    pub threat_suspected: bool,
 }
 
 impl<'a> Draft<'a> {
@@ -115,6 +128,7 @@ impl<'a> Draft<'a> {
             targets: Vec::new(),
             request_url: None,
             debug: Vec::new(),
+            threat_suspected: false,
         }
     }
 }
@@ -441,6 +455,16 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Returns the target with a `detailEntry`.
+    pub fn with_detail(self, detail: Value) -> Target {
+        Target {
+            detail_entry: Some(detail),
+            ..self
+        }
+    }
+}
+
 /// Writes `authenticationContext`; both session ids are the sign-in's session.
 fn authentication_json(credential: Credential, session: &str) -> String {
     let (provider, credential_provider, credential_type) = match credential {
@@ -482,7 +506,11 @@ fn debug_data_json(draft: &Draft<'_>, request: &str) -> String {
         ));
     }
     if draft.origin.is_some() {
-        out.push_str(",\"threatSuspected\":\"false\"");
+        out.push_str(if draft.threat_suspected {
+            ",\"threatSuspected\":\"true\""
+        } else {
+            ",\"threatSuspected\":\"false\""
+        });
     }
     for (key, value) in &draft.debug {
         out.push_str(&format!(",{}:{}", quote(key), to_json(value)));
@@ -552,6 +580,75 @@ pub(crate) fn failed_sign_in(
             published,
             "user.session.start",
             "User login to Okta",
+            Actor::user(user),
+        )
+    })
+}
+
+/// Writes a successful `user.session.start` into the Okta Dashboard, as benign sign-ins
+/// end, with extra `debugData` such as Okta's behaviour detection.
+pub(crate) fn successful_sign_in(
+    log: &mut EventLog,
+    (user, dashboard_app_id): (&User, &str),
+    origin: Origin<'_>,
+    (published, session): (DateTime<Utc>, String),
+    debug: Vec<(&'static str, Value)>,
+) -> String {
+    let dashboard = app_instance_target(dashboard_app_id, "Okta Dashboard", "OPENID_CONNECT");
+    log.push(Draft {
+        legacy_event_type: Some("core.user_auth.login_success"),
+        origin: Some(origin),
+        session_id: Some(session),
+        credential: Credential::Password,
+        targets: vec![authenticator_target(user, "Password"), dashboard],
+        request_url: Some("/idp/idx/identify".to_string()),
+        debug,
+        ..Draft::new(
+            published,
+            "user.session.start",
+            "User login to Okta",
+            Actor::user(user),
+        )
+    })
+}
+
+/// Writes a `user.authentication.auth_via_mfa` for an Okta Verify push, successful or
+/// rejected; Identity Engine logs a rejected push with reason `INVALID_CREDENTIALS`.
+pub(crate) fn push_verification(
+    log: &mut EventLog,
+    user: &User,
+    origin: Origin<'_>,
+    (published, session): (DateTime<Utc>, String),
+    accepted: bool,
+) -> String {
+    let (result, reason, legacy, severity) = if accepted {
+        ("SUCCESS", None, "core.user.factor.attempt_success", "INFO")
+    } else {
+        (
+            "FAILURE",
+            Some("INVALID_CREDENTIALS"),
+            "core.user.factor.attempt_fail",
+            "WARN",
+        )
+    };
+    log.push(Draft {
+        legacy_event_type: Some(legacy),
+        severity,
+        origin: Some(origin),
+        session_id: Some(session),
+        credential: Credential::OneTimePassword,
+        result,
+        reason,
+        targets: vec![authenticator_target(user, "Okta Verify")],
+        request_url: Some("/idp/idx/challenge/answer".to_string()),
+        debug: vec![
+            ("factor", json!("OKTA_VERIFY_PUSH")),
+            ("factorIntent", json!("AUTHENTICATION")),
+        ],
+        ..Draft::new(
+            published,
+            "user.authentication.auth_via_mfa",
+            "Authentication of user via MFA",
             Actor::user(user),
         )
     })

@@ -6,6 +6,8 @@
 //! Privilege grants are deliberately absent: in the generated log every
 //! `user.account.privilege.grant` belongs to a labelled scenario.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -23,25 +25,31 @@ use crate::model::{GroupType, UserStatus};
 /// Chance that an active user changes the password during the window, per mille.
 const PASSWORD_CHANGE_PER_MILLE: u32 = 20;
 
-/// Writes the administrative events of the window.
+/// The events that record each hire of the window, by user index: uuid and `published`.
+pub(crate) type HireEvents = HashMap<usize, Vec<(String, DateTime<Utc>)>>;
+
+/// Writes the administrative events of the window and returns the events of each hire.
 pub(crate) fn record(
     window: &Window,
     directory: &mut Directory,
     log: &mut EventLog,
     rng: &mut ChaCha8Rng,
-) {
+) -> HireEvents {
+    let mut hires = HireEvents::new();
     if window.is_empty() || directory.admins.is_empty() {
-        return;
+        return hires;
     }
     for user in 0..directory.users.len() {
         let admin = *directory.admins.choose(rng).unwrap_or(&directory.admins[0]);
         if window.contains(directory.users[user].created) {
-            record_hire(window, directory, log, rng, (admin, user));
+            let events = record_hire(window, directory, log, rng, (admin, user));
+            hires.insert(user, events);
         }
         record_status_change(window, directory, log, admin, user);
         maybe_change_password(window, directory, log, rng, user);
     }
     record_team_changes(window, directory, log, rng);
+    hires
 }
 
 /// Returns where requests of a user come from.
@@ -61,77 +69,87 @@ fn with_millis(rng: &mut ChaCha8Rng, timestamp: DateTime<Utc>) -> DateTime<Utc> 
     timestamp + Duration::milliseconds(rng.gen_range(0..1000))
 }
 
-/// Writes the creation and activation of a hire and the memberships it brought.
+/// Writes the creation and activation of a hire and the memberships it brought; returns
+/// the events written.
 fn record_hire(
     window: &Window,
     directory: &Directory,
     log: &mut EventLog,
     rng: &mut ChaCha8Rng,
     (admin, user): (usize, usize),
-) {
-    let Some(activated) = record_creation(directory, log, rng, (admin, user)) else {
-        return;
+) -> Vec<(String, DateTime<Utc>)> {
+    let mut written = Vec::new();
+    let Some(activated) = record_creation(directory, log, rng, (admin, user), &mut written) else {
+        return written;
     };
     let origin = origin_of(directory, admin);
     let mut at = activated;
     for assignment in hire_assignments(directory, user) {
         at += Duration::seconds(rng.gen_range(1..30));
         if at >= window.end {
-            return;
+            return written;
         }
-        log.push(Draft {
+        let published = with_millis(rng, at);
+        let uuid = log.push(Draft {
             legacy_event_type: Some(assignment.legacy_event_type),
             origin: Some(origin),
             targets: assignment.targets,
             request_url: Some(assignment.request_url),
             ..Draft::new(
-                with_millis(rng, at),
+                published,
                 assignment.event_type,
                 assignment.display_message,
                 Actor::user(&directory.users[admin]),
             )
         });
+        written.push((uuid, published));
     }
+    written
 }
 
-/// Writes `user.lifecycle.create` and, if the hire is activated, `user.lifecycle.activate`;
-/// returns the activation time.
+/// Writes `user.lifecycle.create` and, if the hire is activated, `user.lifecycle.activate`
+/// into `log` and `written`; returns the activation time.
 fn record_creation(
     directory: &Directory,
     log: &mut EventLog,
     rng: &mut ChaCha8Rng,
     (admin, user): (usize, usize),
+    written: &mut Vec<(String, DateTime<Utc>)>,
 ) -> Option<DateTime<Utc>> {
     let hired = &directory.users[user];
     let origin = origin_of(directory, admin);
     let actor = || Actor::user(&directory.users[admin]);
-    log.push(Draft {
+    let created = with_millis(rng, hired.created);
+    let uuid = log.push(Draft {
         legacy_event_type: Some("core.user.config.user_creation.success"),
         origin: Some(origin),
         targets: vec![user_target(hired)],
         request_url: Some("/api/v1/users?activate=false".to_string()),
         ..Draft::new(
-            with_millis(rng, hired.created),
+            created,
             "user.lifecycle.create",
             "Create okta user",
             actor(),
         )
     });
+    written.push((uuid, created));
     let activated = hired
         .activated
         .filter(|activated| *activated > hired.created)?;
-    log.push(Draft {
+    let published = with_millis(rng, activated);
+    let uuid = log.push(Draft {
         legacy_event_type: Some("core.user.config.user_activated"),
         origin: Some(origin),
         targets: vec![user_target(hired)],
         request_url: Some(format!("/api/v1/users/{}/lifecycle/activate", hired.id)),
         ..Draft::new(
-            with_millis(rng, activated),
+            published,
             "user.lifecycle.activate",
             "Activate Okta user",
             actor(),
         )
     });
+    written.push((uuid, published));
     Some(activated)
 }
 

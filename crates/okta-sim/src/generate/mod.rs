@@ -13,13 +13,19 @@
 //! records the attacks, `traffic` writes sign-ins, and `events` shapes every LogEvent.
 
 mod access;
+mod access_drift;
+mod admin_activity;
 mod catalog;
 mod directory;
 pub(crate) mod events;
 mod lifecycle;
+mod scenario_kind;
 mod scenarios;
 mod security;
+mod sign_in_attacks;
 mod traffic;
+
+pub use scenario_kind::ScenarioKind;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,10 +48,16 @@ pub struct OrgSpec {
     pub log_days: u32,
     /// Time of the newest possible event; nothing is generated at or after it.
     pub end: DateTime<Utc>,
+    /// Kinds of labelled scenario to plant; every kind by default. A kind left out writes
+    /// no events and no ground truth, and leaves the directory as if it had never been
+    /// planned.
+    #[serde(default = "ScenarioKind::all")]
+    pub scenarios: BTreeSet<ScenarioKind>,
 }
 
 impl Default for OrgSpec {
-    /// Seed 42, 2000 users, 150 groups, 40 apps and 30 days of logs ending now (whole seconds).
+    /// Seed 42, 2000 users, 150 groups, 40 apps and 30 days of logs ending now (whole
+    /// seconds), with every scenario.
     fn default() -> Self {
         let now = Utc::now();
         OrgSpec {
@@ -55,6 +67,7 @@ impl Default for OrgSpec {
             apps: 40,
             log_days: 30,
             end: now.duration_trunc(Duration::seconds(1)).unwrap_or(now),
+            scenarios: ScenarioKind::all(),
         }
     }
 }
@@ -64,7 +77,7 @@ impl Default for OrgSpec {
 pub struct Scenario {
     /// Unique within the org, e.g. `brute-force-1`.
     pub id: String,
-    /// `brute_force`, `password_spray`, `leaver_with_assignments` or `privilege_grant`.
+    /// One of [`ScenarioKind::as_str`], e.g. `brute_force`.
     pub kind: String,
     pub description: String,
     pub user_ids: Vec<String>,
@@ -230,11 +243,19 @@ pub fn generate(spec: &OrgSpec) -> Org {
     let mut directory =
         directory::build(spec, &window, &mut phase_rng(spec.seed, Phase::Directory));
     let mut log = events::EventLog::new(phase_rng(spec.seed, Phase::EventIds));
+    let mut more_scenarios = phase_rng(spec.seed, Phase::MoreScenarios);
 
-    // Benign admin events describe the directory as built, so they come before the
-    // scenarios change it. The scenarios come before traffic because the leaver stops
+    // The joiner leaves a department group before the hire's memberships are logged.
+    // Benign admin events describe the directory as built, so they come before the other
+    // scenarios change it. The scenarios come before traffic because leavers stop
     // signing in once deactivated.
-    lifecycle::record(
+    let joiner = scenarios::prepare(
+        &window,
+        &mut directory,
+        &spec.scenarios,
+        &mut more_scenarios,
+    );
+    let hires = lifecycle::record(
         &window,
         &mut directory,
         &mut log,
@@ -243,7 +264,9 @@ pub fn generate(spec: &OrgSpec) -> Org {
     let plan = scenarios::plan(
         &window,
         &mut directory,
-        &mut phase_rng(spec.seed, Phase::Plan),
+        &spec.scenarios,
+        (&mut phase_rng(spec.seed, Phase::Plan), &mut more_scenarios),
+        joiner,
     );
     traffic::record(
         &window,
@@ -251,7 +274,7 @@ pub fn generate(spec: &OrgSpec) -> Org {
         &mut log,
         &mut phase_rng(spec.seed, Phase::Traffic),
     );
-    let scenarios = scenarios::record(&plan, &directory, &mut log);
+    let scenarios = scenarios::record(&plan, &directory, &hires, &mut log);
 
     let mut org = directory.into_org(
         log.into_sorted(),
@@ -262,6 +285,7 @@ pub fn generate(spec: &OrgSpec) -> Org {
         },
     );
     security::add(&mut org, &mut phase_rng(spec.seed, Phase::Security));
+    scenarios::finish(&plan, &mut org);
     org
 }
 
@@ -275,6 +299,8 @@ enum Phase {
     Lifecycle = 4,
     Traffic = 5,
     Security = 6,
+    /// The scenario kinds added after the first four.
+    MoreScenarios = 7,
 }
 
 fn phase_rng(seed: u64, phase: Phase) -> ChaCha8Rng {

@@ -12,6 +12,7 @@ mod hooks;
 mod logs;
 mod manage;
 mod rate_limits;
+mod scenarios;
 mod support;
 mod token;
 mod users;

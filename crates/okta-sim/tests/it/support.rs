@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DurationRound, Utc};
 use idaudit_okta_sim::{
-    ClientKey, Org, OrgSpec, RateLimits, RunningSim, SimOptions, generate, serve,
+    ClientKey, Org, OrgSpec, RateLimits, RunningSim, ScenarioKind, SimOptions, generate, serve,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Response;
@@ -23,6 +23,7 @@ pub fn small_spec(seed: u64) -> OrgSpec {
         end: Utc::now()
             .duration_trunc(chrono::Duration::seconds(1))
             .unwrap(),
+        scenarios: ScenarioKind::all(),
     }
 }
 
