@@ -122,12 +122,33 @@ impl<'a> Importer<'a> {
                 }
             }
         };
-        if first == b'[' {
-            let mut text = String::new();
-            reader.read_to_string(&mut text)?;
-            self.read_document(&text)
-        } else {
-            self.read_lines(reader)
+        match first {
+            b'[' => {
+                let mut text = String::new();
+                reader.read_to_string(&mut text)?;
+                self.read_document(&text)
+            }
+            b'{' => self.read_object_or_lines(reader),
+            _ => self.read_lines(reader),
+        }
+    }
+
+    /// Reads JSON Lines when the first line is a whole JSON value, and
+    /// otherwise one pretty-printed object, such as an indented event-hook
+    /// delivery. An object that does not parse is read line by line, so
+    /// the errors carry line numbers.
+    fn read_object_or_lines(&mut self, mut reader: Box<dyn BufRead + '_>) -> std::io::Result<()> {
+        let mut first_line = String::new();
+        reader.read_line(&mut first_line)?;
+        if serde_json::from_str::<Value>(first_line.trim()).is_ok() {
+            let rest = std::io::Cursor::new(first_line).chain(reader);
+            return self.read_lines(Box::new(rest));
+        }
+        let mut text = first_line;
+        reader.read_to_string(&mut text)?;
+        match serde_json::from_str::<Value>(&text) {
+            Ok(value) => self.add_line_value(value, Location::Whole),
+            Err(_) => self.read_lines(Box::new(std::io::Cursor::new(text))),
         }
     }
 
@@ -208,7 +229,7 @@ impl<'a> Importer<'a> {
             location,
             reason,
         };
-        tracing::warn!("Skipped a record: {rejection}");
+        tracing::debug!("Skipped a record: {rejection}");
         self.summary.rejected.push(rejection);
     }
 

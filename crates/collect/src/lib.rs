@@ -1,6 +1,7 @@
 //! Collection of Okta data into the store: directory sync, System Log pull,
-//! and import of exported log files.
+//! and import of exported log files; and checks of the connection to Okta.
 
+pub mod doctor;
 mod event;
 pub mod import;
 pub mod logs;

@@ -50,7 +50,9 @@ pub fn check_range(
     now: DateTime<Utc>,
 ) -> Result<(), PullError> {
     let earliest = now - Duration::days(RETENTION_DAYS);
-    if since < earliest {
+    // A range computed from an earlier "now", such as `--since 90d`, may be a
+    // moment older than the limit by the time it is checked again.
+    if since < earliest - Duration::minutes(1) {
         return Err(PullError::BeyondRetention {
             since: idaudit_store::format_time(since),
             earliest: idaudit_store::format_time(earliest),

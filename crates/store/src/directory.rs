@@ -2,10 +2,14 @@
 //!
 //! A full sync hands over a [`DirectorySnapshot`] of one org, which replaces
 //! that org's rows in one transaction, so a reader never sees half a sync.
+//! An incremental sync hands over a [`crate::DirectoryUpdate`] instead.
 
 use rusqlite::{Row, params};
 use serde::Serialize;
 
+use crate::access::{FactorRow, GroupOwnerRow, GroupRuleRow, RoleAssignmentRow};
+use crate::history::{Change, History};
+use crate::write::Writer;
 use crate::{Result, Store};
 
 /// A user as stored; `raw` is the Okta JSON object as received.
@@ -86,6 +90,8 @@ pub struct AppUserRow {
     pub status: Option<String>,
     pub user_name: Option<String>,
     pub created: Option<String>,
+    /// The group that grants a `GROUP`-scoped assignment, from `_links.group`.
+    pub granting_group_id: Option<String>,
     #[serde(skip)]
     pub raw: String,
 }
@@ -108,6 +114,13 @@ pub struct DirectorySnapshot {
     pub apps: Vec<AppRow>,
     pub app_users: Vec<AppUserRow>,
     pub app_groups: Vec<AppGroupRow>,
+    pub role_assignments: Vec<RoleAssignmentRow>,
+    pub factors: Vec<FactorRow>,
+    pub group_rules: Vec<GroupRuleRow>,
+    pub group_owners: Vec<GroupOwnerRow>,
+    /// Leaves the stored role assignments as they are, because the sync
+    /// could not read roles (the token lacks `okta.roles.read`).
+    pub keep_role_assignments: bool,
 }
 
 /// Row counts of one org's directory.
@@ -119,6 +132,10 @@ pub struct DirectoryCounts {
     pub apps: u64,
     pub app_users: u64,
     pub app_groups: u64,
+    pub role_assignments: u64,
+    pub factors: u64,
+    pub group_rules: u64,
+    pub group_owners: u64,
 }
 
 const DIRECTORY_TABLES: &[&str] = &[
@@ -128,120 +145,50 @@ const DIRECTORY_TABLES: &[&str] = &[
     "apps",
     "app_user_assignments",
     "app_group_assignments",
+    "role_assignments",
+    "factors",
+    "group_rules",
+    "group_owners",
 ];
 
 impl Store {
-    /// Replaces the stored directory of `org` with `snapshot`, in one transaction.
+    /// Replaces the stored directory of `org` with `snapshot`, in one
+    /// transaction, without recording changes.
     pub fn replace_directory(&mut self, org: &str, snapshot: &DirectorySnapshot) -> Result<()> {
-        let transaction = self.connection.transaction()?;
-        for table in DIRECTORY_TABLES {
-            transaction.execute(&format!("DELETE FROM {table} WHERE org = ?1"), [org])?;
-        }
-
-        {
-            let mut insert = transaction.prepare(
-                "INSERT INTO users (org, id, status, login, email, first_name, last_name,
-                    display_name, manager_id, department, title, created, last_login,
-                    last_updated, status_changed, raw)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            )?;
-            for user in &snapshot.users {
-                insert.execute(params![
-                    org,
-                    user.id,
-                    user.status,
-                    user.login,
-                    user.email,
-                    user.first_name,
-                    user.last_name,
-                    user.display_name,
-                    user.manager_id,
-                    user.department,
-                    user.title,
-                    user.created,
-                    user.last_login,
-                    user.last_updated,
-                    user.status_changed,
-                    user.raw
-                ])?;
-            }
-
-            let mut insert = transaction.prepare(
-                "INSERT INTO groups (org, id, type, name, description, last_updated,
-                    last_membership_updated, raw)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            for group in &snapshot.groups {
-                insert.execute(params![
-                    org,
-                    group.id,
-                    group.group_type,
-                    group.name,
-                    group.description,
-                    group.last_updated,
-                    group.last_membership_updated,
-                    group.raw
-                ])?;
-            }
-
-            let mut insert = transaction.prepare(
-                "INSERT OR IGNORE INTO memberships (org, group_id, user_id) VALUES (?1, ?2, ?3)",
-            )?;
-            for membership in &snapshot.memberships {
-                insert.execute(params![org, membership.group_id, membership.user_id])?;
-            }
-
-            let mut insert = transaction.prepare(
-                "INSERT INTO apps (org, id, name, label, status, sign_on_mode, raw)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for app in &snapshot.apps {
-                insert.execute(params![
-                    org,
-                    app.id,
-                    app.name,
-                    app.label,
-                    app.status,
-                    app.sign_on_mode,
-                    app.raw
-                ])?;
-            }
-
-            let mut insert = transaction.prepare(
-                "INSERT OR REPLACE INTO app_user_assignments
-                    (org, app_id, user_id, scope, status, user_name, created, raw)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            for row in &snapshot.app_users {
-                insert.execute(params![
-                    org,
-                    row.app_id,
-                    row.user_id,
-                    row.scope,
-                    row.status,
-                    row.user_name,
-                    row.created,
-                    row.raw
-                ])?;
-            }
-
-            let mut insert = transaction.prepare(
-                "INSERT OR REPLACE INTO app_group_assignments (org, app_id, group_id, priority, raw)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for row in &snapshot.app_groups {
-                insert.execute(params![
-                    org,
-                    row.app_id,
-                    row.group_id,
-                    row.priority,
-                    row.raw
-                ])?;
-            }
-        }
-
-        transaction.commit()?;
+        self.replace_directory_with_history(org, snapshot, History::Off, &[])?;
         Ok(())
+    }
+
+    /// Replaces the stored directory of `org` with `snapshot` and records
+    /// what changed, with `state` entries (such as the sync cursor), all in
+    /// one transaction.
+    pub fn replace_directory_with_history(
+        &mut self,
+        org: &str,
+        snapshot: &DirectorySnapshot,
+        history: History<'_>,
+        state: &[(&str, &str)],
+    ) -> Result<Vec<Change>> {
+        self.write_with_history(org, history, state, |transaction| {
+            for table in DIRECTORY_TABLES {
+                if *table == "role_assignments" && snapshot.keep_role_assignments {
+                    continue;
+                }
+                transaction.execute(&format!("DELETE FROM {table} WHERE org = ?1"), [org])?;
+            }
+            let writer = Writer { transaction, org };
+            writer.users(&snapshot.users)?;
+            writer.groups(&snapshot.groups)?;
+            writer.memberships(&snapshot.memberships)?;
+            writer.apps(&snapshot.apps)?;
+            writer.app_users(&snapshot.app_users)?;
+            writer.app_groups(&snapshot.app_groups)?;
+            writer.role_assignments(&snapshot.role_assignments)?;
+            writer.factors(&snapshot.factors)?;
+            writer.group_rules(&snapshot.group_rules)?;
+            writer.group_owners(&snapshot.group_owners)?;
+            Ok(())
+        })
     }
 
     /// Counts the stored directory rows of `org`.
@@ -260,6 +207,10 @@ impl Store {
             apps: count("apps")?,
             app_users: count("app_user_assignments")?,
             app_groups: count("app_group_assignments")?,
+            role_assignments: count("role_assignments")?,
+            factors: count("factors")?,
+            group_rules: count("group_rules")?,
+            group_owners: count("group_owners")?,
         })
     }
 
@@ -339,20 +290,10 @@ impl Store {
     /// Returns the user assignments of one app.
     pub fn app_users(&self, org: &str, app_id: &str) -> Result<Vec<AppUserRow>> {
         let mut statement = self.connection.prepare(
-            "SELECT app_id, user_id, scope, status, user_name, created, raw
+            "SELECT app_id, user_id, scope, status, user_name, created, granting_group_id, raw
              FROM app_user_assignments WHERE org = ?1 AND app_id = ?2 ORDER BY user_id",
         )?;
-        let rows = statement.query_map([org, app_id], |row| {
-            Ok(AppUserRow {
-                app_id: row.get(0)?,
-                user_id: row.get(1)?,
-                scope: row.get(2)?,
-                status: row.get(3)?,
-                user_name: row.get(4)?,
-                created: row.get(5)?,
-                raw: row.get(6)?,
-            })
-        })?;
+        let rows = statement.query_map([org, app_id], read_app_user)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -390,7 +331,20 @@ impl Store {
     }
 }
 
-fn read_user(row: &Row<'_>) -> rusqlite::Result<UserRow> {
+pub(crate) fn read_app_user(row: &Row<'_>) -> rusqlite::Result<AppUserRow> {
+    Ok(AppUserRow {
+        app_id: row.get(0)?,
+        user_id: row.get(1)?,
+        scope: row.get(2)?,
+        status: row.get(3)?,
+        user_name: row.get(4)?,
+        created: row.get(5)?,
+        granting_group_id: row.get(6)?,
+        raw: row.get(7)?,
+    })
+}
+
+pub(crate) fn read_user(row: &Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
         id: row.get(0)?,
         status: row.get(1)?,

@@ -141,6 +141,32 @@ impl Store {
         Ok(count)
     }
 
+    /// Returns the events of `org` of any of `event_types` published at or
+    /// after `since`, in order of `published` then `uuid`.
+    pub fn events_of_types(
+        &self,
+        org: &str,
+        since: &str,
+        event_types: &[&str],
+    ) -> Result<Vec<StoredEvent>> {
+        let types = serde_json::to_string(event_types)?;
+        let mut statement = self.connection.prepare(
+            "SELECT uuid, published, event_type, raw FROM events
+             WHERE org = ?1 AND published >= ?2
+               AND event_type IN (SELECT value FROM json_each(?3))
+             ORDER BY published, uuid",
+        )?;
+        let rows = statement.query_map(params![org, since, types], |row| {
+            Ok(StoredEvent {
+                uuid: row.get(0)?,
+                published: row.get(1)?,
+                event_type: row.get(2)?,
+                raw: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Returns the newest `published` time of any stored event.
     pub fn newest_event_time(&self) -> Result<Option<String>> {
         Ok(self

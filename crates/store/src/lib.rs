@@ -1,20 +1,28 @@
 //! The idaudit store: one SQLite file in WAL mode.
 //!
 //! Every other crate reads and writes through [`Store`]. The directory tables
-//! contain the latest synced copy of each org, keyed by org. The `events`
+//! contain the latest synced copy of each org, keyed by org, and `changes`
+//! records how its entitlements changed from one sync to the next. The `events`
 //! table contains each System Log event once, keyed by `uuid`. Alerts and
 //! review campaigns have tables of their own. The schema is versioned by [`migrations`].
 
+mod access;
 mod alerts;
 mod campaigns;
 mod directory;
 mod events;
+mod history;
 pub mod migrations;
+mod outbox;
+mod write;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
+pub use access::{
+    AppAccess, FactorRow, GroupAccess, GroupOwnerRow, GroupRuleRow, RoleAssignmentRow, UserAccess,
+};
 pub use alerts::{Alert, AlertStatus, Upserted};
 pub use campaigns::{Campaign, CampaignItem};
 pub use directory::{
@@ -22,6 +30,9 @@ pub use directory::{
     UserRow,
 };
 pub use events::{EventRecord, InsertOutcome, StoredEvent};
+pub use history::{Attribution, Change, ChangeDraft, ChangeQuery, History};
+pub use outbox::{OutboxCounts, OutboxEntry, QueuedAlert};
+pub use write::DirectoryUpdate;
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]

@@ -163,6 +163,113 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     "#,
+    // Version 2: admin roles, factors, group rules and owners, the granting group of
+    // app assignments, and the history of entitlement changes.
+    r#"
+    ALTER TABLE app_user_assignments ADD COLUMN granting_group_id TEXT;
+
+    -- Admin role assignments, standard and custom. assignee_type is USER or GROUP.
+    CREATE TABLE role_assignments (
+        org TEXT NOT NULL,
+        assignee_type TEXT NOT NULL,
+        assignee_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        role_type TEXT NOT NULL,
+        label TEXT,
+        status TEXT,
+        assignment_type TEXT,
+        custom_role_id TEXT,
+        resource_set_id TEXT,
+        created TEXT,
+        raw TEXT NOT NULL,
+        PRIMARY KEY (org, assignee_type, assignee_id, id)
+    );
+
+    CREATE TABLE factors (
+        org TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        factor_type TEXT NOT NULL,
+        provider TEXT,
+        vendor_name TEXT,
+        status TEXT,
+        created TEXT,
+        last_updated TEXT,
+        raw TEXT NOT NULL,
+        PRIMARY KEY (org, user_id, id)
+    );
+
+    -- group_ids is a JSON array of the groups the rule assigns users to.
+    CREATE TABLE group_rules (
+        org TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        expression TEXT,
+        group_ids TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        PRIMARY KEY (org, id)
+    );
+
+    CREATE TABLE group_owners (
+        org TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        owner_type TEXT NOT NULL,
+        display_name TEXT,
+        raw TEXT NOT NULL,
+        PRIMARY KEY (org, group_id, owner_id)
+    );
+
+    -- One row per added, removed or changed entitlement. source is `sync` for a
+    -- change found by comparing snapshots, or `event` with the System Log event
+    -- that explains it.
+    CREATE TABLE changes (
+        id INTEGER PRIMARY KEY,
+        org TEXT NOT NULL,
+        time TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject_type TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        object_id TEXT NOT NULL,
+        old_value TEXT,
+        new_value TEXT,
+        source TEXT NOT NULL,
+        event_uuid TEXT
+    );
+    CREATE INDEX changes_time ON changes (org, time);
+    CREATE INDEX changes_subject ON changes (org, subject_id, time);
+    "#,
+    // Version 3: the outbox of alert deliveries to sinks, and the revision of
+    // each alert that deliveries refer to.
+    r#"
+    -- fingerprint is the alert's JSON without its triage status; a new
+    -- revision starts only when it changes.
+    CREATE TABLE alert_revisions (
+        alert_id TEXT PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL
+    );
+
+    -- One row per alert, sink and revision. state is `pending` until the
+    -- sink accepts the payload, then `delivered`.
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        alert_id TEXT NOT NULL,
+        sink TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT,
+        UNIQUE (alert_id, sink, revision)
+    );
+    CREATE INDEX outbox_due ON outbox (state, next_attempt_at, id);
+    "#,
 ];
 
 /// Returns the schema version this build writes.

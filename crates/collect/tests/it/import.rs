@@ -115,3 +115,35 @@ fn empty_input_imports_nothing() {
     assert_eq!(summary.records, 0);
     assert!(summary.rejected.is_empty());
 }
+
+#[test]
+fn pretty_printed_hook_delivery() {
+    let (_folder, mut store) = temp_store();
+    let hook = json!({
+        "eventType": "com.okta.event_hook",
+        "data": {"events": [event("p1"), event("p2")]}
+    });
+    let pretty = serde_json::to_string_pretty(&hook).unwrap();
+    let summary = import_reader(&mut store, "org", "hook.json", pretty.as_bytes()).unwrap();
+    assert!(summary.rejected.is_empty(), "{:?}", summary.rejected);
+    assert_eq!(summary.stored.inserted, 2);
+
+    let single = serde_json::to_string_pretty(&event("p3")).unwrap();
+    let summary = import_reader(&mut store, "org", "event.json", single.as_bytes()).unwrap();
+    assert_eq!(summary.stored.inserted, 1);
+}
+
+#[test]
+fn broken_pretty_object_reported_by_line() {
+    let (_folder, mut store) = temp_store();
+    let broken = "{\n  \"uuid\": \"x\",\n  oops\n}\n";
+    let summary = import_reader(&mut store, "org", "broken.json", broken.as_bytes()).unwrap();
+    assert!(!summary.rejected.is_empty());
+    assert!(
+        summary
+            .rejected
+            .iter()
+            .all(|rejection| matches!(rejection.location, Location::Line(_)))
+    );
+    assert_eq!(store.count_events().unwrap(), 0);
+}

@@ -40,5 +40,7 @@ fn range_past_retention_rejected() {
         "{error}"
     );
     assert!(check_range(now - Duration::days(89), now, now).is_ok());
+    let a_moment_later = now + Duration::milliseconds(5);
+    assert!(check_range(now - Duration::days(90), now, a_moment_later).is_ok());
     assert!(check_range(now, now - Duration::days(1), now).is_err());
 }

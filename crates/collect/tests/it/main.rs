@@ -5,6 +5,7 @@ mod import;
 mod logs;
 mod sim;
 mod sync;
+mod truth;
 
 use idaudit_store::Store;
 
