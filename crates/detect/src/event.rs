@@ -9,6 +9,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::projection::Projection;
+
 /// Okta's own actor for changes it makes itself, such as setting up a new org.
 pub const SYSTEM_ACTOR: &str = "system@okta.com";
 
@@ -32,9 +34,41 @@ pub enum Unrecognised {
 }
 
 impl Event {
+    /// Dotted paths of the fields that [`Event::parse`] reads and that the
+    /// accessors with fixed paths read, such as [`Event::actor_name`]. Rules
+    /// that call [`Event::text`] or [`Event::debug_text`] name their paths in
+    /// [`crate::Rule::fields`].
+    pub const ACCESSOR_FIELDS: &[&str] = &[
+        "uuid",
+        "published",
+        "eventType",
+        "outcome.result",
+        "client.ipAddress",
+        "client.geographicalContext.country",
+        "client.geographicalContext.geolocation",
+        "securityContext.asNumber",
+        "actor.alternateId",
+        "actor.displayName",
+        "actor.id",
+        "actor.type",
+        "target.type",
+        "target.alternateId",
+        "target.displayName",
+        "target.id",
+    ];
+
     /// Parses a stored LogEvent.
     pub fn parse(raw: &str) -> Result<Event, Unrecognised> {
         let value: Value = serde_json::from_str(raw).map_err(|_| Unrecognised::NotJson)?;
+        Event::from_value(value)
+    }
+
+    /// Parses a stored LogEvent, keeping only the fields in `projection`.
+    pub(crate) fn parse_projected(
+        raw: &str,
+        projection: &Projection,
+    ) -> Result<Event, Unrecognised> {
+        let value = projection.parse(raw).map_err(|_| Unrecognised::NotJson)?;
         Event::from_value(value)
     }
 

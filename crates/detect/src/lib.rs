@@ -34,20 +34,25 @@
 //! without regard to case; an event must still carry Okta's exact
 //! `eventType` key to be evaluated at all.
 
+pub mod delivery;
 mod event;
+mod projection;
 pub mod rules;
 mod ruleset;
 mod settings;
 pub mod sigma;
+pub mod sinks;
 mod suppress;
 
 use idaudit_store::{Alert, Store, Upserted};
 use sha2::{Digest, Sha256};
 
+pub use delivery::{DeliveryReport, DeliveryWorker, RetryPolicy};
 pub use event::{Event, SYSTEM_ACTOR, Unrecognised, entity_name};
 pub use rules::Rule;
 pub use ruleset::{Detector, LoadError, RuleInfo, RuleSet, TestError, TestOutcome, test_rule};
 pub use settings::{AllowList, RuleSettings, Settings};
+pub use sinks::{Sink, SinkConfig, SinkConfigError, SinkKind, build_sinks};
 
 /// Evidence uuids kept per alert; the count still covers every match.
 pub const MAX_EVIDENCE: usize = 200;
@@ -63,6 +68,8 @@ pub struct DetectSummary {
     pub unrecognised: u64,
     pub alerts: Vec<Alert>,
     pub new_alerts: u64,
+    /// Alert revisions queued in the outbox, one row per sink each.
+    pub queued: u64,
 }
 
 /// Runs `rules` over the stored events published in `[since, until)` with
@@ -75,12 +82,14 @@ pub fn detect(
 ) -> Result<DetectSummary, idaudit_store::Error> {
     let settings = Settings::default();
     let mut suppressor = suppress::Suppressor::default();
+    let projection = projection::Projection::for_rules(rules);
     let mut runner = ruleset::Runner {
         rules,
         settings: &settings,
         suppressor: &mut suppressor,
+        projection: &projection,
     };
-    run_stored(store, &mut runner, since, until)
+    run_stored(store, &mut runner, since, until, &[])
 }
 
 /// Runs a [`Detector`] over the stored events published in `[since, until)`
@@ -91,7 +100,20 @@ pub fn detect_with(
     since: Option<&str>,
     until: Option<&str>,
 ) -> Result<DetectSummary, idaudit_store::Error> {
-    run_stored(store, &mut detector.runner(), since, until)
+    run_stored(store, &mut detector.runner(), since, until, &[])
+}
+
+/// Runs a [`Detector`] like [`detect_with`] and, in the transaction that
+/// stores each new or changed alert, queues its delivery to every sink in
+/// `sinks` (names from [`DeliveryWorker::sink_names`]).
+pub fn detect_and_queue(
+    store: &Store,
+    detector: &mut Detector,
+    since: Option<&str>,
+    until: Option<&str>,
+    sinks: &[String],
+) -> Result<DetectSummary, idaudit_store::Error> {
+    run_stored(store, &mut detector.runner(), since, until, sinks)
 }
 
 fn run_stored(
@@ -99,11 +121,12 @@ fn run_stored(
     runner: &mut ruleset::Runner<'_>,
     since: Option<&str>,
     until: Option<&str>,
+    sinks: &[String],
 ) -> Result<DetectSummary, idaudit_store::Error> {
     let mut summary = DetectSummary::default();
     let mut alerts = Vec::new();
     summary.events =
-        store.for_each_event(since, until, |stored| match Event::parse(&stored.raw) {
+        store.for_each_event(since, until, |stored| match runner.parse(&stored.raw) {
             Ok(event) => runner.observe(&event, &mut alerts),
             Err(Unrecognised::NotJson) => summary.unreadable += 1,
             Err(Unrecognised::NotLogEvent) => summary.unrecognised += 1,
@@ -112,7 +135,14 @@ fn run_stored(
 
     let mut alerts = latest_by_id(alerts);
     for alert in &alerts {
-        if store.upsert_alert(alert)? == Upserted::New {
+        let upserted = if sinks.is_empty() {
+            store.upsert_alert(alert)?
+        } else {
+            let stored = store.upsert_alert_and_queue(alert, sinks)?;
+            summary.queued += u64::from(stored.queued);
+            stored.upserted
+        };
+        if upserted == Upserted::New {
             summary.new_alerts += 1;
         }
     }

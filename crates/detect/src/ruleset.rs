@@ -8,6 +8,7 @@ use idaudit_store::Alert;
 use serde::Serialize;
 
 use crate::event::{Event, Unrecognised};
+use crate::projection::Projection;
 use crate::rules::{self, Rule};
 use crate::settings::Settings;
 use crate::sigma::{RuleBody, SigmaEngine, SigmaRule, parse_documents};
@@ -328,8 +329,10 @@ impl RuleSet {
 
     /// Builds a detector over this set.
     pub fn detector(&self, settings: Settings) -> Result<Detector, LoadError> {
+        let rules = self.rules(&settings)?;
         Ok(Detector {
-            rules: self.rules(&settings)?,
+            projection: Projection::for_rules(&rules),
+            rules,
             settings,
             suppressor: Suppressor::default(),
         })
@@ -426,9 +429,17 @@ pub struct Detector {
     rules: Vec<Box<dyn Rule>>,
     settings: Settings,
     suppressor: Suppressor,
+    projection: Projection,
 }
 
 impl Detector {
+    /// Parses a stored LogEvent for this detector, several times faster
+    /// than [`Event::parse`]: the event's `value` keeps only the fields that
+    /// the detector's rules read, so its alerts are those of a full parse.
+    pub fn parse(&self, raw: &str) -> Result<Event, Unrecognised> {
+        Event::parse_projected(raw, &self.projection)
+    }
+
     /// Evaluates one event and returns the alerts to store: new ones and
     /// new versions of earlier ones, under the same id.
     pub fn observe(&mut self, event: &Event) -> Vec<Alert> {
@@ -460,6 +471,7 @@ impl Detector {
             rules: &mut self.rules,
             settings: &self.settings,
             suppressor: &mut self.suppressor,
+            projection: &self.projection,
         }
     }
 }
@@ -469,9 +481,14 @@ pub(crate) struct Runner<'a> {
     pub rules: &'a mut [Box<dyn Rule>],
     pub settings: &'a Settings,
     pub suppressor: &'a mut Suppressor,
+    pub projection: &'a Projection,
 }
 
 impl Runner<'_> {
+    pub fn parse(&self, raw: &str) -> Result<Event, Unrecognised> {
+        Event::parse_projected(raw, self.projection)
+    }
+
     pub fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
         if self.settings.allow.allows(event) {
             return;

@@ -109,6 +109,10 @@ impl Rule for FailedSignIns {
         RULE_ID
     }
 
+    fn fields(&self) -> Option<Vec<String>> {
+        Some(Vec::new())
+    }
+
     fn is_about_people(&self) -> bool {
         true
     }

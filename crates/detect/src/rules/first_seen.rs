@@ -80,6 +80,13 @@ impl Rule for FirstSeen {
         self.attribute.rule_id()
     }
 
+    fn fields(&self) -> Option<Vec<String>> {
+        Some(vec![
+            "client.userAgent.os".to_string(),
+            "client.userAgent.browser".to_string(),
+        ])
+    }
+
     fn is_about_people(&self) -> bool {
         true
     }

@@ -65,6 +65,10 @@ impl Rule for ImpossibleTravel {
         RULE_ID
     }
 
+    fn fields(&self) -> Option<Vec<String>> {
+        Some(Vec::new())
+    }
+
     fn is_about_people(&self) -> bool {
         true
     }

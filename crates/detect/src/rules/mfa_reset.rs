@@ -66,6 +66,10 @@ impl Rule for MfaReset {
         RULE_ID
     }
 
+    fn fields(&self) -> Option<Vec<String>> {
+        Some(Vec::new())
+    }
+
     fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
         let Some(time) = event.published else {
             return;

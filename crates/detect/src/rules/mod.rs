@@ -31,6 +31,13 @@ pub trait Rule {
     fn is_about_people(&self) -> bool {
         false
     }
+    /// Returns the dotted paths of the event fields the rule reads besides
+    /// those that [`Event`]'s accessors with fixed paths read
+    /// ([`Event::ACCESSOR_FIELDS`]), or `None` when it may read any field.
+    /// A detector parses only the fields its rules name.
+    fn fields(&self) -> Option<Vec<String>> {
+        None
+    }
     /// Tells whether the rule applies allow-lists and suppression itself.
     fn applies_settings(&self) -> bool {
         false

@@ -84,6 +84,10 @@ impl Rule for PrivilegeGrant {
         RULE_ID
     }
 
+    fn fields(&self) -> Option<Vec<String>> {
+        Some(vec!["debugContext.debugData.privilegeGranted".to_string()])
+    }
+
     fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
         let Some(published) = event.published else {
             return;

@@ -6,7 +6,7 @@
 //! the condition keeps holding on matches less than `timespan` after the
 //! burst's last one, and it raises one alert that each growth updates.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 use yaml_serde::{Mapping, Value};
@@ -195,6 +195,16 @@ struct Hit {
     /// The `value_count` field's value.
     value: Option<String>,
     uuid: String,
+    entities: HitEntities,
+}
+
+/// The matched event: its uuid, and its client IP and actor, which name the
+/// alert when the correlation's grouping does not.
+#[derive(Clone, Debug, Default)]
+pub struct HitEntities {
+    pub uuid: String,
+    pub ip: Option<String>,
+    pub user: Option<String>,
 }
 
 /// An open burst: the alert the correlation has raised and keeps updating.
@@ -208,6 +218,44 @@ pub struct Burst {
     pub count: u64,
     /// The highest count the condition saw during the burst.
     pub peak: u64,
+    /// Matches per client IP during the burst.
+    pub ips: BTreeMap<String, u64>,
+    /// Matches per actor during the burst.
+    pub users: BTreeMap<String, u64>,
+}
+
+impl Burst {
+    fn tally(&mut self, entities: &HitEntities) {
+        if let Some(ip) = &entities.ip {
+            *self.ips.entry(ip.clone()).or_default() += 1;
+        }
+        if let Some(user) = &entities.user {
+            *self.users.entry(user.clone()).or_default() += 1;
+        }
+    }
+
+    /// Returns the IP with the most matches, the first in order on a tie.
+    pub fn top_ip(&self) -> Option<&str> {
+        top(&self.ips)
+    }
+
+    /// Returns the actor when every match of the burst had the same one.
+    pub fn only_user(&self) -> Option<&str> {
+        match self.users.len() {
+            1 => self.users.keys().next().map(String::as_str),
+            _ => None,
+        }
+    }
+}
+
+fn top(counts: &BTreeMap<String, u64>) -> Option<&str> {
+    let mut best: Option<(&str, u64)> = None;
+    for (name, &count) in counts {
+        if best.is_none_or(|(_, most)| count > most) {
+            best = Some((name, count));
+        }
+    }
+    best.map(|(name, _)| name)
 }
 
 #[derive(Default)]
@@ -219,6 +267,8 @@ struct Group {
 /// The evaluation state of one correlation rule.
 #[derive(Default)]
 pub struct CorrelationState {
+    // NOTE: a group stays after its window empties, so memory grows with
+    // the number of distinct keys seen over a long streaming run.
     groups: HashMap<Vec<String>, Group>,
 }
 
@@ -228,18 +278,24 @@ impl CorrelationState {
     pub fn add(
         &mut self,
         spec: &CorrelationSpec,
-        key: Vec<String>,
+        key: &[String],
         rule: usize,
         value: Option<String>,
         time: DateTime<Utc>,
-        uuid: &str,
+        entities: HitEntities,
     ) -> Option<&Burst> {
-        let group = self.groups.entry(key).or_default();
+        let uuid = entities.uuid.as_str();
+        // Looking the group up by reference first copies the key only for a new group.
+        if !self.groups.contains_key(key) {
+            self.groups.insert(key.to_vec(), Group::default());
+        }
+        let group = self.groups.get_mut(key)?;
         group.window.push_back(Hit {
             time,
             rule,
             value,
             uuid: uuid.to_string(),
+            entities: entities.clone(),
         });
         while group
             .window
@@ -268,9 +324,10 @@ impl CorrelationState {
                 if burst.evidence.len() < crate::MAX_EVIDENCE {
                     burst.evidence.push(uuid.to_string());
                 }
+                burst.tally(&entities);
             }
             None => {
-                group.burst = Some(Burst {
+                let mut burst = Burst {
                     first: group.window.front().map_or(time, |hit| hit.time),
                     last: time,
                     evidence: group
@@ -281,7 +338,13 @@ impl CorrelationState {
                         .collect(),
                     count: group.window.len() as u64,
                     peak: count,
-                });
+                    ips: BTreeMap::new(),
+                    users: BTreeMap::new(),
+                };
+                for hit in &group.window {
+                    burst.tally(&hit.entities);
+                }
+                group.burst = Some(burst);
             }
         }
         group.burst.as_ref()

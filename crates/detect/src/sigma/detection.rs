@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::condition::{Condition, ConditionError};
 use super::matcher::{FieldMatcher, MatcherError};
-use super::path::scalar_text;
+use super::path::{FieldPath, scalar_text};
 
 /// Why a `detection` section could not be compiled; the caller adds the place.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +80,23 @@ impl Detection {
     pub fn matches(&self, event: &Value) -> bool {
         self.condition
             .evaluate(&mut |index| self.selections[index].matches(event))
+    }
+
+    /// Returns every field path the detection reads, or `None` when a
+    /// keyword selection searches the whole event.
+    pub fn fields(&self) -> Option<Vec<&FieldPath>> {
+        let mut paths = Vec::new();
+        for selection in &self.selections {
+            match selection {
+                Selection::Groups(groups) => {
+                    for group in groups {
+                        paths.extend(group.0.iter().map(|matcher| &matcher.path));
+                    }
+                }
+                Selection::Keywords(_) => return None,
+            }
+        }
+        Some(paths)
     }
 
     /// Returns the lower-cased `eventType` values outside of which the

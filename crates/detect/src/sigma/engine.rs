@@ -201,19 +201,52 @@ impl SigmaEngine {
             .chain(self.correlations.iter().map(|rule| &rule.meta))
     }
 
+    /// Returns the dotted paths of every field the rules read, or `None`
+    /// when a keyword selection searches the whole event.
+    pub fn fields(&self) -> Option<Vec<String>> {
+        let mut paths: Vec<&FieldPath> = Vec::new();
+        for rule in &self.detections {
+            paths.extend(rule.detection.fields()?);
+            paths.extend(rule.meta.user_field.iter().chain(&rule.meta.ip_field));
+        }
+        for rule in &self.correlations {
+            paths.extend(rule.group_fields.iter().flatten());
+            paths.extend(&rule.spec.field);
+            paths.extend(rule.meta.user_field.iter().chain(&rule.meta.ip_field));
+        }
+        Some(
+            paths
+                .into_iter()
+                .map(|path| path.segments().join("."))
+                .collect(),
+        )
+    }
+
     /// Evaluates one event and appends the alerts it raises or updates.
     pub fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
         let Some(time) = event.published else {
             return;
         };
-        let lower = event.event_type.to_ascii_lowercase();
+        // Okta spells event types in lower case, so this rarely allocates.
+        let lower = if event
+            .event_type
+            .bytes()
+            .any(|byte| byte.is_ascii_uppercase())
+        {
+            std::borrow::Cow::Owned(event.event_type.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(event.event_type.as_str())
+        };
         let indexed = self
             .by_event_type
-            .get(&lower)
-            .map(Vec::as_slice)
+            .get(lower.as_ref())
+            .map(Vec::len)
             .unwrap_or_default();
-        let candidates: Vec<usize> = indexed.iter().chain(&self.unindexed).copied().collect();
-        for index in candidates {
+        for position in 0..indexed + self.unindexed.len() {
+            let index = match position.checked_sub(indexed) {
+                None => self.by_event_type[lower.as_ref()][position],
+                Some(unindexed) => self.unindexed[unindexed],
+            };
             let rule = &self.detections[index];
             if !rule.detection.matches(&event.value) {
                 continue;
@@ -258,7 +291,7 @@ impl SigmaEngine {
                 .and_then(|field| field.first_text(&event.value));
             let Some(burst) =
                 rule.state
-                    .add(&rule.spec, key.clone(), position, value, time, &event.uuid)
+                    .add(&rule.spec, &key, position, value, time, hit_entities(event))
             else {
                 continue;
             };
@@ -309,11 +342,20 @@ fn entities(meta: &RuleMeta, event: &Event) -> (Option<String>, Option<String>) 
     )
 }
 
+/// Returns the uuid, client IP and actor of an event for a correlation's tallies.
+fn hit_entities(event: &Event) -> super::correlation::HitEntities {
+    super::correlation::HitEntities {
+        uuid: event.uuid.clone(),
+        ip: event.client_ip().map(str::to_string),
+        user: event.actor_name().map(str::to_string),
+    }
+}
+
 fn title(meta: &RuleMeta, user: Option<&str>, ip: Option<&str>) -> String {
     match (user, ip) {
         (Some(user), Some(ip)) => format!("{}: {user} from {ip}", meta.title),
         (Some(user), None) => format!("{}: {user}", meta.title),
-        (None, Some(ip)) => format!("{}: from {ip}", meta.title),
+        (None, Some(ip)) => format!("{}: {ip}", meta.title),
         (None, None) => meta.title.clone(),
     }
 }
@@ -382,8 +424,13 @@ fn burst_alert(rule: &CorrelationRule, key: &[String], burst: &Burst, event: &Ev
         } else {
             event_user.filter(|_| meta.user_field.is_some())
         });
+    // When the grouping names no IP or user (a correlation over a network,
+    // a session or the whole org), the burst's own matches do: the IP with
+    // the most matches, and the actor if every match had the same one.
     let ip = grouped("client.ipAddress", &meta.ip_field)
-        .or(event_ip.filter(|_| meta.ip_field.is_some()));
+        .or(event_ip.filter(|_| meta.ip_field.is_some()))
+        .or_else(|| burst.top_ip().map(str::to_string));
+    let user = user.or_else(|| burst.only_user().map(str::to_string));
     let first_uuid = burst.evidence.first().cloned().unwrap_or_default();
     let mut details = base_details(meta, event);
     details["groupBy"] = json!(
@@ -396,6 +443,8 @@ fn burst_alert(rule: &CorrelationRule, key: &[String], burst: &Burst, event: &Ev
     details["timespanMinutes"] = json!(rule.spec.timespan.num_minutes());
     details["threshold"] = json!(rule.spec.threshold());
     details["peak"] = json!(burst.peak);
+    details["matchesPerIp"] = json!(burst.ips);
+    details["distinctUsers"] = json!(burst.users.len());
     Alert {
         id: alert_id(&meta.id, &key.join("|"), &first_uuid),
         rule: meta.id.clone(),
@@ -423,6 +472,10 @@ impl crate::rules::Rule for SigmaEngine {
 
     fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
         SigmaEngine::observe(self, event, alerts);
+    }
+
+    fn fields(&self) -> Option<Vec<String>> {
+        SigmaEngine::fields(self)
     }
 
     fn finish(&mut self, _alerts: &mut Vec<Alert>) {}

@@ -24,6 +24,11 @@ impl FieldPath {
         }
     }
 
+    /// Returns the keys of the path, in order.
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+
     /// Tells whether the path is the single key `eventType`, in any case.
     pub fn is_event_type(&self) -> bool {
         self.segments.len() == 1 && self.segments[0].eq_ignore_ascii_case("eventtype")

@@ -4,8 +4,10 @@ mod failed_sign_ins;
 mod fixtures;
 mod native;
 mod privilege_grant;
+mod projection;
 mod scenarios;
 mod sigma;
+mod sinks;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use idaudit_store::{EventRecord, Store};
