@@ -70,8 +70,26 @@ pub enum Command {
     #[command(after_help = "Example:\n  idaudit sim --port 8099 --users 5000")]
     Sim(SimArgs),
 
-    /// Copy users, groups, memberships, apps and assignments into the store
-    Sync,
+    /// Copy users, groups, memberships, apps, assignments, roles and factors into the store
+    #[command(
+        after_help = "The first sync of an org is full; later ones read only what changed, and a full\nsync runs again when the last is older than --reconcile-after.\n\nExamples:\n  idaudit sync\n  idaudit sync --full"
+    )]
+    Sync(SyncArgs),
+
+    /// Show a user's current access: groups, apps and how each was granted, roles, factors
+    #[command(
+        after_help = "Examples:\n  idaudit access jdoe@example.com\n  idaudit access 00u1abcd --format json"
+    )]
+    Access(AccessArgs),
+
+    /// List recorded entitlement changes: memberships, assignments, roles, factors, status
+    #[command(
+        after_help = "Examples:\n  idaudit changes --since 7d\n  idaudit changes --since 2026-11-01T00:00:00Z --user jdoe@example.com --format json"
+    )]
+    Changes(ChangesArgs),
+
+    /// Check the connection to Okta: token, scopes, admin role, clock and rate limits
+    Doctor(DoctorArgs),
 
     /// System Log: backfill from Okta or import exported files
     #[command(subcommand)]
@@ -379,4 +397,59 @@ pub struct ReviewExportArgs {
     /// Folder to write the packages into
     #[arg(long, default_value = "review-packages")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Run a full sync even when an incremental one would do
+    #[arg(long)]
+    pub full: bool,
+
+    /// Run a full sync when the last one is older than this (`7d`, `36h`), to find deletions
+    #[arg(long, env = "IDAUDIT_SYNC_RECONCILE_AFTER", default_value = "7d")]
+    pub reconcile_after: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// User id or login
+    pub user: String,
+
+    /// Org to read [default: the configured org, or the only synced one]
+    #[arg(long)]
+    pub org: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ChangesArgs {
+    /// Start: RFC 3339 time or a duration back from now (`7d`, `12h`, `30m`)
+    #[arg(long, default_value = "7d")]
+    pub since: String,
+
+    /// End: RFC 3339 time or a duration back from now [default: now]
+    #[arg(long)]
+    pub until: Option<String>,
+
+    /// Only changes of this user (id or login)
+    #[arg(long)]
+    pub user: Option<String>,
+
+    /// Org to read [default: the configured org, or every org]
+    #[arg(long)]
+    pub org: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }

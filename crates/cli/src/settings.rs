@@ -26,6 +26,9 @@ pub struct ConfigFile {
     pub okta: Option<OktaSection>,
     /// Allow-lists, suppression and per-rule settings of detection.
     pub detect: Option<idaudit_detect::Settings>,
+    /// Where alerts are sent: `[[sinks]]` tables.
+    #[serde(default)]
+    pub sinks: Vec<idaudit_detect::SinkConfig>,
 }
 
 /// The `[okta]` section: how to reach the org.
@@ -64,6 +67,7 @@ pub struct Settings {
     pub store: PathBuf,
     pub okta: OktaSection,
     pub detect: idaudit_detect::Settings,
+    pub sinks: Vec<idaudit_detect::SinkConfig>,
     pub config_path: Option<PathBuf>,
 }
 
@@ -85,6 +89,9 @@ impl Settings {
             .or(file.store)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
         let mut okta = file.okta.unwrap_or_default();
+        if let Some(folder) = config_path.as_deref().and_then(Path::parent) {
+            resolve_key_paths(&mut okta, folder);
+        }
         apply_environment(&mut okta);
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let working_dir =
@@ -94,6 +101,7 @@ impl Settings {
             store,
             okta,
             detect: file.detect.unwrap_or_default(),
+            sinks: file.sinks,
             config_path,
         })
     }
@@ -240,6 +248,23 @@ fn read_secret_file(path: &Path, kind: &str) -> Result<Secret> {
     Ok(Secret::new(text.trim().to_string()))
 }
 
+/// Makes key and secret file paths in the config file relative to the
+/// file's own folder, so the config works from any working directory.
+fn resolve_key_paths(okta: &mut OktaSection, folder: &Path) {
+    for path in [
+        &mut okta.private_key_file,
+        &mut okta.client_secret_file,
+        &mut okta.api_token_file,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if path.is_relative() {
+            *path = folder.join(&*path);
+        }
+    }
+}
+
 /// Overrides config values with `IDAUDIT_OKTA_*` variables.
 fn apply_environment(okta: &mut OktaSection) {
     let read = |name: &str| {
@@ -286,6 +311,24 @@ mod tests {
         assert_eq!(okta.client_id.as_deref(), Some("0oa1"));
         assert_eq!(okta.scopes, vec!["okta.users.read"]);
         assert_eq!(okta.rate_limit_share, Some(0.5));
+    }
+
+    #[test]
+    fn key_paths_relative_to_config_file() {
+        let mut okta = super::OktaSection {
+            private_key_file: Some("keys/key.pem".into()),
+            api_token_file: Some("/etc/idaudit/token".into()),
+            ..super::OktaSection::default()
+        };
+        super::resolve_key_paths(&mut okta, std::path::Path::new("/srv/idaudit"));
+        assert_eq!(
+            okta.private_key_file.unwrap(),
+            std::path::Path::new("/srv/idaudit/keys/key.pem")
+        );
+        assert_eq!(
+            okta.api_token_file.unwrap(),
+            std::path::Path::new("/etc/idaudit/token")
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! `idaudit detect`: run the rules over stored events.
+//! `idaudit detect`: run the rules over stored events, and send new or
+//! changed alerts to the configured sinks through the store's outbox.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::Utc;
-use idaudit_detect::detect_with;
+use idaudit_detect::{DeliveryWorker, RetryPolicy, build_sinks, detect_and_queue};
 
 use crate::args::DetectArgs;
 use crate::commands::sync::open_store;
@@ -11,7 +12,7 @@ use crate::output::print_alerts;
 use crate::settings::Settings;
 use crate::time::parse_time;
 
-pub fn run(settings: &Settings, args: &DetectArgs) -> Result<ExitStatus> {
+pub async fn run(settings: &Settings, args: &DetectArgs) -> Result<ExitStatus> {
     let now = Utc::now();
     let since = args
         .since
@@ -27,7 +28,15 @@ pub fn run(settings: &Settings, args: &DetectArgs) -> Result<ExitStatus> {
     let rule_set = crate::commands::rules::load_rules(&args.rule_dirs)?;
     let rule_count = rule_set.list().len();
     let mut detector = rule_set.detector(settings.detect.clone())?;
-    let summary = detect_with(&store, &mut detector, since.as_deref(), until.as_deref())?;
+    let sinks = build_sinks(&settings.sinks).context("Invalid `[[sinks]]` configuration")?;
+    let worker = DeliveryWorker::new(sinks, RetryPolicy::default());
+    let summary = detect_and_queue(
+        &store,
+        &mut detector,
+        since.as_deref(),
+        until.as_deref(),
+        &worker.sink_names(),
+    )?;
 
     print_alerts(&mut std::io::stdout().lock(), &summary.alerts, args.format)?;
     eprintln!(
@@ -49,5 +58,16 @@ pub fn run(settings: &Settings, args: &DetectArgs) -> Result<ExitStatus> {
             summary.unreadable
         );
     }
+    if settings.sinks.is_empty() {
+        return Ok(ExitStatus::Success);
+    }
+    // Whatever a sink does not accept now stays in the outbox for the next run.
+    let report = worker.deliver_due(&store).await?;
+    eprintln!(
+        "Sent {} alert deliveries to {} sinks; {} failed and stay queued for the next run",
+        report.delivered,
+        settings.sinks.len(),
+        report.failed + report.skipped
+    );
     Ok(ExitStatus::Success)
 }

@@ -78,7 +78,15 @@ pub fn import(settings: &Settings, args: &ImportArgs) -> Result<ExitStatus> {
         rejected += summary.rejected.len();
     }
     if rejected > 0 {
-        eprintln!("{rejected} records were rejected; the rest were imported");
+        let noun = if rejected == 1 {
+            "record was"
+        } else {
+            "records were"
+        };
+        eprintln!(
+            "{rejected} {noun} rejected. idaudit imports Okta System Log events as a JSON array, \
+             JSON Lines, API pages or event-hook deliveries, optionally gzip-compressed"
+        );
         return Ok(ExitStatus::Partial);
     }
     Ok(ExitStatus::Success)

@@ -1,8 +1,11 @@
 //! One module per subcommand; [`run`] dispatches to them.
 
+pub mod access;
 pub mod alerts;
+pub mod changes;
 pub mod demo;
 pub mod detect;
+pub mod doctor;
 pub mod logs;
 pub mod review;
 pub mod rules;
@@ -30,10 +33,13 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
 
     let settings = Settings::load(&cli.global)?;
     match cli.command {
-        Command::Sync => sync::run(&settings, &progress).await,
+        Command::Sync(args) => sync::run(&settings, &args, &progress).await,
+        Command::Access(args) => access::run(&settings, &args),
+        Command::Changes(args) => changes::run(&settings, &args),
+        Command::Doctor(args) => doctor::run(&settings, &args).await,
         Command::Logs(LogsCommand::Pull(args)) => logs::pull(&settings, &args, &progress).await,
         Command::Logs(LogsCommand::Import(args)) => logs::import(&settings, &args),
-        Command::Detect(args) => detect::run(&settings, &args),
+        Command::Detect(args) => detect::run(&settings, &args).await,
         Command::Alerts(AlertsCommand::List(args)) => alerts::list(&settings, &args),
         Command::Alerts(AlertsCommand::Show(args)) => alerts::show(&settings, &args),
         Command::Alerts(AlertsCommand::Ack(args)) => {

@@ -265,3 +265,48 @@ fn alerts_acknowledged_and_closed() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn detect_sends_alerts_to_file_sink_once() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("idaudit.db");
+    let sink_file = folder.path().join("sent.jsonl");
+    std::fs::write(
+        folder.path().join("idaudit.toml"),
+        format!(
+            "[[sinks]]\nkind = \"jsonl\"\npath = \"{}\"\n",
+            sink_file.display()
+        ),
+    )
+    .unwrap();
+    let run = |arguments: &[&str]| {
+        let output = idaudit(&store)
+            .current_dir(folder.path())
+            .args(arguments)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.code().is_some_and(|code| code < 2),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(&[
+        "logs",
+        "import",
+        fixtures_dir()
+            .join("cribl-okta-rest/I4942I.json")
+            .to_str()
+            .unwrap(),
+    ]);
+    run(&["detect"]);
+    run(&["detect"]);
+
+    let sent = std::fs::read_to_string(&sink_file).unwrap();
+    let lines: Vec<serde_json::Value> = sent
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{sent}");
+    assert!(sent.contains("jdoe@acme.com"));
+}

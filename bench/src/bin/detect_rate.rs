@@ -1,0 +1,301 @@
+//! Detection throughput: events per second through the built-in pack
+//! (native, Sigma detection and correlation rules) and through the SigmaHQ
+//! Okta rules, on one core, over simulator events.
+//!
+//! Run: `cargo run --release -p idaudit-bench --bin detect_rate -- [USERS] [DAYS] [SEEDS] [JSONL]`
+//! (defaults 2000, 30 and 1). Each seed generates one org of USERS users
+//! and DAYS days of System Log; the orgs are laid end to end in time, so
+//! the events stay in `published` order. With JSONL, the events are also
+//! written there, one per line, for `bench/detect_sqlite.py`, and the number
+//! of events each SigmaHQ rule matches is printed for comparison with it.
+//!
+//! Each timed pass starts from the JSON text, as stored events are read,
+//! so parsing is part of every rate.
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use chrono::{Duration, TimeZone, Utc};
+use idaudit_detect::sigma::{RuleBody, parse_documents};
+use idaudit_detect::{Event, RuleSet, Settings};
+use idaudit_okta_sim::OrgSpec;
+
+fn main() -> Result<()> {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    match arguments.first().map(String::as_str) {
+        Some("generate") => {
+            let (users, days, seeds) = org_arguments(&arguments[1..])?;
+            run_streaming(users, days, seeds)
+        }
+        Some("write") => {
+            let (users, days, seeds) = org_arguments(&arguments[1..])?;
+            let path = arguments.get(4).context(USAGE)?;
+            write_jsonl(path, &generate(users, days, seeds, 0))
+        }
+        Some("file") => {
+            let path = arguments.get(1).context(USAGE)?;
+            let passes: Vec<&str> = arguments[2..].iter().map(String::as_str).collect();
+            run_file(path, &passes)
+        }
+        _ => anyhow::bail!(USAGE),
+    }
+}
+
+const USAGE: &str = "Usage: detect_rate generate USERS DAYS SEEDS | write USERS DAYS SEEDS JSONL | file JSONL [parse|builtin|sigmahq|matches]...";
+
+fn org_arguments(arguments: &[String]) -> Result<(usize, u32, usize)> {
+    let [users, days, seeds, ..] = arguments else {
+        anyhow::bail!(USAGE);
+    };
+    Ok((users.parse()?, days.parse()?, seeds.parse()?))
+}
+
+/// Generates `seeds` orgs, starting at seed number `first`, one after
+/// another in time, and returns their events as JSON text in `published` order.
+fn generate(users: usize, days: u32, seeds: usize, first: usize) -> Vec<String> {
+    let started = Instant::now();
+    let mut events = Vec::new();
+    for seed in first..first + seeds {
+        let spec = OrgSpec {
+            seed: 42 + seed as u64,
+            users,
+            log_days: days,
+            end: first_end() + Duration::days(i64::from(days) * seed as i64),
+            ..OrgSpec::default()
+        };
+        let org = idaudit_okta_sim::generate(&spec);
+        let mut batch: Vec<_> = org
+            .events
+            .iter()
+            .map(|event| (event.published(), event.as_json().to_string()))
+            .collect();
+        batch.sort_by_key(|(published, _)| *published);
+        events.extend(batch.into_iter().map(|(_, json)| json));
+    }
+    let bytes: usize = events.iter().map(String::len).sum();
+    eprintln!(
+        "Generated {} events ({:.0} MB of JSON) from {seeds} orgs of {users} users and {days} days in {:.1} s",
+        events.len(),
+        bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    events
+}
+
+/// End of the first org's System Log; each later org ends `days` later.
+fn first_end() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 31, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// Generates one org at a time and runs the built-in pack over each in
+/// turn, with one detector for all of them, timing only detection.
+fn run_streaming(users: usize, days: u32, seeds: usize) -> Result<()> {
+    let mut detector = RuleSet::builtin()?.detector(Settings::default())?;
+    let mut seconds = Seconds::default();
+    let mut events = 0;
+    let mut alerts = 0;
+    for seed in 0..seeds {
+        let batch = generate(users, days, 1, seed);
+        let clock = Clock::start();
+        for text in &batch {
+            let event = detector
+                .parse(text)
+                .map_err(|error| anyhow::anyhow!("Generated event not readable: {error:?}"))?;
+            alerts += detector.observe(&event).len();
+        }
+        seconds += clock.seconds();
+        events += batch.len();
+    }
+    let clock = Clock::start();
+    alerts += detector.finish().len();
+    seconds += clock.seconds();
+    println!(
+        "builtin, streamed: {}, {alerts} alert updates",
+        seconds.describe(events)
+    );
+    Ok(())
+}
+
+/// Reads a JSON Lines file and times each pass over its events.
+fn run_file(path: &str, passes: &[&str]) -> Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("Failed to read `{path}`"))?;
+    let events: Vec<&str> = text.lines().filter(|line| !line.is_empty()).collect();
+    let passes = if passes.is_empty() {
+        &["parse", "builtin", "sigmahq", "matches"][..]
+    } else {
+        passes
+    };
+    for pass in passes {
+        let (seconds, alerts) = match *pass {
+            "parse" => time_pass(None, &events)?,
+            "builtin" => time_pass(Some(&RuleSet::builtin()?), &events)?,
+            "sigmahq" => time_pass(Some(&RuleSet::sigmahq()?), &events)?,
+            "matches" => {
+                print_sigmahq_matches(&events)?;
+                continue;
+            }
+            other => anyhow::bail!("Unknown pass `{other}`: {USAGE}"),
+        };
+        println!(
+            "{pass}: {}, {alerts} alert updates",
+            seconds.describe(events.len())
+        );
+    }
+    Ok(())
+}
+
+/// Wall-clock and on-CPU time of the current thread since a start.
+///
+/// The CPU time comes from `/proc/thread-self/schedstat` (Linux), so that a
+/// rate stays meaningful while other processes share the cores. Elsewhere it
+/// is reported as zero.
+struct Clock {
+    wall: Instant,
+    cpu_nanoseconds: u64,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            wall: Instant::now(),
+            cpu_nanoseconds: thread_cpu_nanoseconds(),
+        }
+    }
+
+    /// Returns the wall-clock and on-CPU seconds since the start.
+    fn seconds(&self) -> Seconds {
+        Seconds {
+            wall: self.wall.elapsed().as_secs_f64(),
+            cpu: (thread_cpu_nanoseconds() - self.cpu_nanoseconds) as f64 / 1e9,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct Seconds {
+    wall: f64,
+    cpu: f64,
+}
+
+impl std::ops::AddAssign for Seconds {
+    fn add_assign(&mut self, other: Seconds) {
+        self.wall += other.wall;
+        self.cpu += other.cpu;
+    }
+}
+
+impl Seconds {
+    /// Formats the times and the rates of `events` over them.
+    fn describe(self, events: usize) -> String {
+        let rate = |seconds: f64| events as f64 / seconds.max(1e-9);
+        format!(
+            "{events} events in {:.3} s wall ({:.0} events/s), {:.3} s on CPU ({:.0} events/s)",
+            self.wall,
+            rate(self.wall),
+            self.cpu,
+            rate(self.cpu)
+        )
+    }
+}
+
+fn thread_cpu_nanoseconds() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Parses every event and, given a rule set, runs it; returns the time
+/// taken and the number of alert updates. Without a rule set the events are
+/// parsed in full, as `Event::parse` does.
+fn time_pass(set: Option<&RuleSet>, events: &[&str]) -> Result<(Seconds, usize)> {
+    let mut detector = set
+        .map(|set| set.detector(Settings::default()))
+        .transpose()?;
+    let clock = Clock::start();
+    let mut alerts = 0;
+    let mut parsed = 0;
+    for text in events {
+        match &mut detector {
+            Some(detector) => {
+                let Ok(event) = detector.parse(text) else {
+                    continue;
+                };
+                alerts += detector.observe(&event).len();
+            }
+            None => {
+                let Ok(event) = Event::parse(text) else {
+                    continue;
+                };
+                std::hint::black_box(&event);
+            }
+        }
+        parsed += 1;
+    }
+    if let Some(detector) = &mut detector {
+        alerts += detector.finish().len();
+    }
+    let seconds = clock.seconds();
+    anyhow::ensure!(
+        parsed == events.len(),
+        "{} events did not parse",
+        events.len() - parsed
+    );
+    Ok((seconds, alerts))
+}
+
+fn write_jsonl(path: &str, events: &[String]) -> Result<()> {
+    let file = std::fs::File::create(path).with_context(|| format!("Failed to create `{path}`"))?;
+    let mut writer = std::io::BufWriter::new(file);
+    for event in events {
+        writer.write_all(event.as_bytes())?;
+        writer.write_all(b"\n")?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// Prints how many events each SigmaHQ detection matches, before
+/// allow-lists and suppression, sorted by rule title.
+fn print_sigmahq_matches(events: &[&str]) -> Result<()> {
+    let folder =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/detect/rules/sigmahq");
+    let mut rules = Vec::new();
+    for entry in std::fs::read_dir(&folder)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|extension| extension == "yml") {
+            let text = std::fs::read_to_string(&path)?;
+            rules.extend(parse_documents(
+                &text,
+                &path.display().to_string(),
+                "sigmahq",
+            )?);
+        }
+    }
+    let mut counts = vec![0u64; rules.len()];
+    for text in events {
+        let Ok(event) = Event::parse(text) else {
+            continue;
+        };
+        for (rule, count) in rules.iter().zip(&mut counts) {
+            if let RuleBody::Detection(detection) = &rule.body
+                && detection.matches(&event.value)
+            {
+                *count += 1;
+            }
+        }
+    }
+    let mut lines: Vec<_> = rules
+        .iter()
+        .zip(counts)
+        .map(|(rule, count)| (rule.meta.title.clone(), count))
+        .collect();
+    lines.sort();
+    for (title, count) in lines {
+        println!("match {count:>8}  {title}");
+    }
+    Ok(())
+}
