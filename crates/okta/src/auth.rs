@@ -33,8 +33,8 @@ const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
 const ASSERTION_LIFETIME_SECONDS: i64 = 300;
 
 /// Token requests per token, the first included: room for the DPoP switch,
-/// the nonce exchange and two transient failures.
-const MAX_TOKEN_ATTEMPTS: u32 = 5;
+/// the nonce exchange, dropping optional scopes and a few transient failures.
+const MAX_TOKEN_ATTEMPTS: u32 = 8;
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -120,6 +120,8 @@ struct TokenState {
     cached: Option<CachedToken>,
     use_dpop: bool,
     nonce: Option<String>,
+    /// Optional scopes still requested; cleared when Okta rejects them.
+    optional_scopes: Vec<String>,
 }
 
 /// A source of access tokens for one service app.
@@ -141,6 +143,7 @@ impl TokenSource {
         token_url: String,
         client: ClientAuth,
         scopes: &[String],
+        optional_scopes: &[String],
         dpop_mode: DpopMode,
     ) -> Result<TokenSource> {
         Ok(TokenSource {
@@ -152,6 +155,11 @@ impl TokenSource {
             dpop_key: DpopKey::generate()?,
             state: Mutex::new(TokenState {
                 use_dpop: dpop_mode == DpopMode::Always,
+                optional_scopes: optional_scopes
+                    .iter()
+                    .filter(|scope| !scopes.contains(scope))
+                    .cloned()
+                    .collect(),
                 ..TokenState::default()
             }),
             resource_nonce: std::sync::Mutex::new(None),
@@ -245,10 +253,26 @@ impl TokenSource {
                 {
                     tracing::debug!("Retrying the token request with the server's DPoP nonce");
                 }
-                error
-                    if error.is_transient()
-                        || error.status() == Some(reqwest::StatusCode::TOO_MANY_REQUESTS) =>
+                Error::OAuth { error: code, .. }
+                    if code == "invalid_scope" && !state.optional_scopes.is_empty() =>
                 {
+                    let dropped = std::mem::take(&mut state.optional_scopes).join("`, `");
+                    tracing::warn!(
+                        "The service app was not granted `{dropped}`; continuing without it (grant it in the Admin Console under Okta API Scopes to read what it covers)"
+                    );
+                }
+                error if error.status() == Some(reqwest::StatusCode::TOO_MANY_REQUESTS) => {
+                    // Okta's 429 at the token endpoint carries a reset about a second ahead.
+                    let delay = Duration::from_secs(1) + backoff(attempt);
+                    tracing::warn!(
+                        url = self.token_url,
+                        delay_ms = delay.as_millis() as u64,
+                        attempt,
+                        "Token request rate limited; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                error if error.is_transient() => {
                     let delay = backoff(attempt);
                     tracing::warn!(url = self.token_url, delay_ms = delay.as_millis() as u64, attempt, error = %error, "Token request failed; retrying");
                     tokio::time::sleep(delay).await;
@@ -265,7 +289,10 @@ impl TokenSource {
             .header(ACCEPT, "application/json");
         let mut form = vec![
             ("grant_type", "client_credentials".to_string()),
-            ("scope", self.scopes.clone()),
+            (
+                "scope",
+                requested_scopes(&self.scopes, &state.optional_scopes),
+            ),
         ];
         match &self.client {
             ClientAuth::PrivateKey { .. } => {
@@ -362,6 +389,18 @@ impl TokenSource {
         })?;
         Ok(Secret::new(token))
     }
+}
+
+/// Joins the required and the still-requested optional scopes.
+fn requested_scopes(required: &str, optional: &[String]) -> String {
+    let mut scopes = required.to_string();
+    for scope in optional {
+        if !scopes.is_empty() {
+            scopes.push(' ');
+        }
+        scopes.push_str(scope);
+    }
+    scopes
 }
 
 /// Reads the `dpop-nonce` header.

@@ -119,6 +119,7 @@ impl Client {
                 join(&config.org_url, "/oauth2/v1/token"),
                 client_auth(config)?,
                 &config.scopes,
+                &config.optional_scopes,
                 options.dpop,
             )?))
         };

@@ -71,6 +71,9 @@ pub struct OrgConfig {
     pub org_url: Url,
     pub credentials: Credentials,
     pub scopes: Vec<String>,
+    /// Scopes requested when granted and dropped with a warning when Okta
+    /// rejects them, such as `okta.roles.read` for admin roles.
+    pub optional_scopes: Vec<String>,
     pub options: ClientOptions,
 }
 
@@ -90,6 +93,7 @@ impl OrgConfig {
             org_url,
             credentials,
             scopes,
+            optional_scopes: Vec::new(),
             options: ClientOptions::default(),
         })
     }

@@ -255,3 +255,60 @@ async fn dpop_never_mode_reports_the_requirement() {
     assert!(error.to_string().contains("invalid_dpop_proof"), "{error}");
     assert_eq!(seen.lock().unwrap().token_requests.len(), 1);
 }
+
+/// Rejects any request for `okta.roles.read`, as Okta does for a scope the
+/// app was not granted.
+async fn scope_checking_token(
+    State(seen): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let scope = form.get("scope").cloned().unwrap_or_default();
+    seen.lock().unwrap().token_requests.push((headers, form));
+    if scope.contains("okta.roles.read") {
+        let body = json!({"error": "invalid_scope", "error_description": "The requested scope is invalid, unknown, malformed, or exceeds the scope granted by the resource owner."});
+        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+    }
+    axum::Json(json!({"token_type": "Bearer", "expires_in": 3600, "access_token": "scoped-token", "scope": scope})).into_response()
+}
+
+#[tokio::test]
+async fn optional_scope_dropped_when_not_granted() {
+    let seen = Shared::default();
+    let router = Router::new()
+        .route("/oauth2/v1/token", post(scope_checking_token))
+        .route("/api/v1/users", get(plain_users));
+    let base = serve(router, seen.clone()).await;
+    let mut config = OrgConfig::new(&base, ec_credentials(), Vec::new()).unwrap();
+    config.optional_scopes = vec!["okta.roles.read".to_string()];
+
+    Client::new(&config)
+        .unwrap()
+        .list_all("/api/v1/users")
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.token_requests.len(), 2);
+    assert!(seen.token_requests[0].1["scope"].contains("okta.roles.read"));
+    assert!(!seen.token_requests[1].1["scope"].contains("okta.roles.read"));
+    assert!(seen.token_requests[1].1["scope"].contains("okta.users.read"));
+}
+
+#[tokio::test]
+async fn required_scope_rejection_reported() {
+    let seen = Shared::default();
+    let router = Router::new()
+        .route("/oauth2/v1/token", post(scope_checking_token))
+        .route("/api/v1/users", get(plain_users));
+    let base = serve(router, seen.clone()).await;
+    let config =
+        OrgConfig::new(&base, ec_credentials(), vec!["okta.roles.read".to_string()]).unwrap();
+
+    let error = Client::new(&config)
+        .unwrap()
+        .list_all("/api/v1/users")
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("invalid_scope"), "{error}");
+    assert!(error.hint().unwrap().contains("Okta API Scopes"));
+}

@@ -154,3 +154,18 @@ async fn listing_exact_under_faults() {
     assert!(stats.rate_limited >= 3, "{stats:?}");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn token_endpoint_429s_waited_out() {
+    let options = SimOptions {
+        faults: Faults {
+            rate_limit_burst: 5,
+            ..Faults::default()
+        },
+        ..SimOptions::default()
+    };
+    let (org, sim) = start(options).await;
+    let client = client(&sim, rsa(&sim));
+    assert_eq!(all_user_ids(&client).await, expected_user_ids(&org));
+    sim.shutdown().await;
+}
