@@ -27,7 +27,7 @@ const BATCH: usize = 100;
 pub struct RetryPolicy {
     /// The delay after the first failure; each further failure doubles it.
     pub initial: Duration,
-    /// The longest delay between two attempts.
+    /// The maximum delay between two attempts.
     pub max: Duration,
 }
 

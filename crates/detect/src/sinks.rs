@@ -60,7 +60,7 @@ pub struct SinkConfig {
     /// The file a `jsonl` sink appends to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
-    /// The environment variable that holds the secret: the HMAC key of a
+    /// The environment variable that contains the secret: the HMAC key of a
     /// `webhook`, or the whole incoming-webhook URL of `slack`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,
@@ -224,7 +224,7 @@ impl Sink {
         Ok(Sink { name, target })
     }
 
-    /// Returns the name the outbox knows the sink by.
+    /// Returns the sink's name in the outbox.
     pub fn name(&self) -> &str {
         &self.name
     }

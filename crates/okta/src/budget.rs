@@ -8,7 +8,7 @@
 //! `share × limit` for the current window, counting requests still in
 //! flight. Until a bucket's headers have been seen, or when they are missing
 //! or malformed, one request at a time goes out: a conservative pace that
-//! learns the limit from the first answer.
+//! learns the limit from the first response.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -84,7 +84,7 @@ impl Budget {
         let Some(rate) = rate else {
             return;
         };
-        // A concurrency 429 reports 0 and 0, which tells nothing of the bucket.
+        // A concurrency 429 reports 0 and 0, which reveals nothing about the bucket.
         if rate.is_concurrency_limit() {
             return;
         }

@@ -5,7 +5,7 @@
 //! [`Store::write_with_history`]: the org's entitlements are copied into a
 //! temporary table before and after the write, and the difference becomes
 //! rows of `changes` in the same transaction. The caller decides the time and
-//! source of each change, because only it knows which System Log event, if
+//! source of each change, because only it can tell which System Log event, if
 //! any, explains it.
 
 use rusqlite::{Transaction, params};
@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::{Result, Store};
 
-/// One entitlement per row: what kind it is, who holds it, what it grants,
+/// One entitlement per row: what kind it is, who has it, what it grants,
 /// and a value whose change counts as a change of the entitlement.
 const ENTITLEMENTS: &str = "
     SELECT 'membership', 'user', user_id, group_id, '' FROM memberships WHERE org = ?1
@@ -99,7 +99,7 @@ pub struct ChangeQuery {
 
 impl Store {
     /// Runs `write` in a transaction, records the entitlement changes it made
-    /// as `history` says, saves `state`, and commits.
+    /// as `history` describes, saves `state`, and commits.
     pub(crate) fn write_with_history(
         &mut self,
         org: &str,

@@ -49,7 +49,7 @@ pub enum RuleBody {
     Correlation(CorrelationSpec),
 }
 
-/// What a rule says about itself, and the idaudit settings it carries.
+/// A rule's own metadata, and the idaudit settings it carries.
 #[derive(Clone, Debug)]
 pub struct RuleMeta {
     /// The id alerts carry: the rule's `name`, else the file stem when the
