@@ -115,29 +115,36 @@ const CSV_HEADER: &[&str] = &[
     "decision",
 ];
 
+/// Returns an item's cells as every package format lists them: number,
+/// user login, name and status, app, how granted, granting groups, flags,
+/// suggestion and reason.
+pub(crate) fn item_cells(item: &CampaignItem) -> [String; 10] {
+    let granted = if item.grant_type == "GROUP" {
+        "group"
+    } else {
+        "direct"
+    };
+    [
+        item.item_no.to_string(),
+        item.user_login.clone(),
+        item.user_name.clone(),
+        item.user_status.clone(),
+        item.app_label.clone(),
+        granted.to_string(),
+        item.granting_groups.join("; "),
+        item.flags.join("; "),
+        item.suggestion.clone(),
+        item.reason.clone(),
+    ]
+}
+
 fn render_csv(items: &[&CampaignItem]) -> Result<Vec<u8>, ReviewError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(CSV_HEADER).map_err(ReviewError::Csv)?;
     for item in items {
-        let granted = if item.grant_type == "GROUP" {
-            "group"
-        } else {
-            "direct"
-        };
-        let row = [
-            item.item_no.to_string(),
-            item.reviewer_login.clone(),
-            item.user_login.clone(),
-            item.user_name.clone(),
-            item.user_status.clone(),
-            item.app_label.clone(),
-            granted.to_string(),
-            item.granting_groups.join("; "),
-            item.flags.join("; "),
-            item.suggestion.clone(),
-            item.reason.clone(),
-            String::new(),
-        ];
+        let mut row = vec![item.item_no.to_string(), item.reviewer_login.clone()];
+        row.extend(item_cells(item).into_iter().skip(1));
+        row.push(String::new());
         writer
             .write_record(row.iter().map(|cell| inert_cell(cell)))
             .map_err(ReviewError::Csv)?;

@@ -102,23 +102,7 @@ fn write_reviewer_sheet(
     }
     for (index, item) in items.iter().enumerate() {
         let row = index as u32 + 1;
-        let granted = if item.grant_type == "GROUP" {
-            "group"
-        } else {
-            "direct"
-        };
-        let cells = [
-            item.item_no.to_string(),
-            item.user_login.clone(),
-            item.user_name.clone(),
-            item.user_status.clone(),
-            item.app_label.clone(),
-            granted.to_string(),
-            item.granting_groups.join("; "),
-            item.flags.join("; "),
-            item.suggestion.clone(),
-            item.reason.clone(),
-        ];
+        let cells = crate::export::item_cells(item);
         for (column, cell) in cells.iter().enumerate() {
             sheet.write_string(row, column as u16, cell)?;
         }
