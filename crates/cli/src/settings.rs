@@ -26,7 +26,7 @@ pub struct ConfigFile {
     pub okta: Option<OktaSection>,
     /// Allow-lists, suppression and per-rule settings of detection.
     pub detect: Option<idaudit_detect::Settings>,
-    /// Where alerts are sent: `[[sinks]]` tables.
+    /// Alert destinations: `[[sinks]]` tables.
     #[serde(default)]
     pub sinks: Vec<idaudit_detect::SinkConfig>,
 }

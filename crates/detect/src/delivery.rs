@@ -55,7 +55,7 @@ impl RetryPolicy {
     }
 }
 
-/// What one round of deliveries did.
+/// Counts of one round of deliveries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
     pub delivered: u64,

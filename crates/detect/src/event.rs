@@ -24,7 +24,7 @@ pub struct Event {
     pub value: Value,
 }
 
-/// Why a stored record is not an event rules can read.
+/// Reason a stored record is not an event rules can read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unrecognised {
     /// The text is not JSON.

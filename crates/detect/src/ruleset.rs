@@ -548,7 +548,7 @@ fn fold(
     }
 }
 
-/// What `rules test` found.
+/// Result of `rules test`.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct TestOutcome {
     pub events: u64,
@@ -557,7 +557,7 @@ pub struct TestOutcome {
     pub alerts: Vec<Alert>,
 }
 
-/// Why `rules test` could not run.
+/// Failure of `rules test`.
 #[derive(Debug, thiserror::Error)]
 pub enum TestError {
     #[error(transparent)]

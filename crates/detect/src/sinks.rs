@@ -107,7 +107,7 @@ pub enum SinkConfigError {
     Client { sink: String, message: String },
 }
 
-/// Why one delivery failed. The text names the sink's host or file, never
+/// Failure of one delivery. The text names the sink's host or file, never
 /// a URL path, query or secret.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {

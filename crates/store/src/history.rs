@@ -85,7 +85,7 @@ pub enum History<'a> {
     Record(&'a dyn Fn(&ChangeDraft) -> Attribution),
 }
 
-/// Which changes to list.
+/// Filter of the changes to list.
 #[derive(Clone, Debug, Default)]
 pub struct ChangeQuery {
     pub org: Option<String>,

@@ -29,7 +29,7 @@ pub struct OutboxEntry {
     pub attempts: u32,
 }
 
-/// What [`Store::upsert_alert_and_queue`] did.
+/// Outcome of [`Store::upsert_alert_and_queue`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueuedAlert {
     pub upserted: Upserted,
@@ -192,8 +192,8 @@ impl Store {
     }
 }
 
-/// Returns the alert's JSON without its triage status, which sinks are not
-/// told about.
+/// Returns the alert's JSON without its triage status, which is not sent
+/// to sinks.
 fn fingerprint(alert: &Alert) -> Result<String> {
     let mut content = alert.clone();
     content.status = AlertStatus::Open;

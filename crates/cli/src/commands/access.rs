@@ -21,7 +21,7 @@ struct Entry {
     kind: &'static str,
     id: String,
     name: String,
-    /// How the access was granted (`direct`, `through group …`), or a factor's status.
+    /// Grant path of the access (`direct`, `through group …`), or a factor's status.
     grant: String,
     since: Option<String>,
     since_source: &'static str,

@@ -5,7 +5,7 @@
 //! Sigma cannot keep a per-user history, so these rules are native. Each
 //! user's baseline is learnt from their successful `user.session.start`
 //! events. A value is alerted on only once the user's baseline is older than
-//! `learning` and holds at least `min_sign_ins` sign-ins, so new users and
+//! `learning` and contains at least `min_sign_ins` sign-ins, so new users and
 //! the first weeks of data do not raise alerts for everything.
 
 use std::collections::{HashMap, HashSet};

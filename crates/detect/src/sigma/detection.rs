@@ -7,7 +7,7 @@ use super::condition::{Condition, ConditionError};
 use super::matcher::{FieldMatcher, MatcherError};
 use super::path::{FieldPath, scalar_text};
 
-/// Why a `detection` section could not be compiled; the caller adds the place.
+/// Failure to compile a `detection` section. The caller adds the place.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectionError {
     #[error("Missing `condition` in `detection`")]

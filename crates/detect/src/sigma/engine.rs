@@ -23,7 +23,7 @@ use crate::settings::Settings;
 use crate::suppress::Suppressor;
 use crate::{LoadError, alert_id};
 
-/// Longest chain of correlations referencing correlations that is followed.
+/// Maximum depth of correlations that reference other correlations.
 const MAX_CHAIN: usize = 8;
 
 struct DetectionRule {
@@ -54,7 +54,7 @@ pub struct SigmaEngine {
     suppressor: Suppressor,
 }
 
-/// Where a matched rule sits.
+/// Position of a matched rule.
 #[derive(Clone, Copy)]
 enum Source {
     Detection(usize),

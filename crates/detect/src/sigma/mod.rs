@@ -53,7 +53,7 @@ pub enum RuleBody {
 #[derive(Clone, Debug)]
 pub struct RuleMeta {
     /// The id alerts carry: the rule's `name`, else the file stem when the
-    /// file holds one rule, else its Sigma `id`.
+    /// file contains one rule, else its Sigma `id`.
     pub id: String,
     /// The Sigma `id` (a UUID), if given.
     pub sigma_id: Option<String>,
@@ -66,7 +66,7 @@ pub struct RuleMeta {
     pub tags: Vec<String>,
     /// The product or service in `logsource`, if any.
     pub logsource: Vec<String>,
-    /// Where the rule came from: `builtin`, `sigmahq` or a file path.
+    /// Origin of the rule: `builtin`, `sigmahq` or a file path.
     pub source: String,
     /// The file and the line where the rule's document starts.
     pub location: String,

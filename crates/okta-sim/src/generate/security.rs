@@ -4,7 +4,7 @@
 //! and WebAuthn; users who never finished activation have none. Every department group
 //! gets an active rule `user.department=="<name>"`, matching how its members were
 //! chosen. Department groups are owned by the department head where one exists, the
-//! IT department group holds a standard `HELP_DESK_ADMIN` role, and the leadership group
+//! IT department group has a standard `HELP_DESK_ADMIN` role, and the leadership group
 //! a custom role over a resource set.
 
 use chrono::Duration;

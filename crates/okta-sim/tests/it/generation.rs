@@ -105,7 +105,8 @@ fn events_have_okta_log_event_shape() {
             "{published}"
         );
         let published = DateTime::parse_from_rfc3339(published).unwrap();
-        assert!(published < spec.end && published >= spec.end - Duration::days(14));
+        assert!(published < spec.end, "{published}");
+        assert!(published >= spec.end - Duration::days(14), "{published}");
         assert_eq!(event["version"], "0");
         for field in ["eventType", "severity", "displayMessage"] {
             assert!(event[field].is_string(), "{field}");
