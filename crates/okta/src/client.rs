@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
@@ -38,6 +38,17 @@ pub struct RequestStats {
     pub requests: u64,
     pub rate_limited: u64,
     pub retries: u64,
+}
+
+/// The outcome of a DELETE that Okta accepted.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Deleted {
+    /// The absolute URL of the request.
+    pub url: String,
+    /// The HTTP status, usually 204.
+    pub status: u16,
+    /// Okta's `X-Okta-Request-Id`, which its support and System Log refer to.
+    pub request_id: Option<String>,
 }
 
 #[derive(Default)]
@@ -223,10 +234,35 @@ impl Client {
         serde_json::from_slice(&body).map_err(|source| Error::Decode { url, source })
     }
 
-    /// Sends a GET, retrying 429s after the bucket resets, 5xx and transport
+    /// Sends a DELETE to `path_and_query`, such as removing a group member or
+    /// unassigning an app user, within the same rate budget and retries as reads.
+    ///
+    /// DELETE is idempotent in Okta's API, so a retry after a 5xx or a dropped
+    /// connection cannot remove more than the first attempt would have. A 404
+    /// is returned as an error, for the caller to tell "already gone" apart.
+    pub async fn delete(&self, path_and_query: &str) -> Result<Deleted> {
+        let url = self.url(path_and_query);
+        let (status, _, headers) = self.send(Method::DELETE, &url).await?;
+        Ok(Deleted {
+            status: status.as_u16(),
+            request_id: header_text(&headers, "x-okta-request-id"),
+            url,
+        })
+    }
+
+    async fn get(&self, url: &str) -> Result<(bytes::Bytes, HeaderMap)> {
+        let (_, body, headers) = self.send(Method::GET, url).await?;
+        Ok((body, headers))
+    }
+
+    /// Sends a request, retrying 429s after the bucket resets, 5xx and transport
     /// errors with back-off, a rejected token once with a new one, and a
     /// DPoP nonce challenge once with the new nonce.
-    async fn get(&self, url: &str) -> Result<(bytes::Bytes, HeaderMap)> {
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+    ) -> Result<(StatusCode, bytes::Bytes, HeaderMap)> {
         self.check_same_org(url)?;
         let mut retry_for: Option<String> = None;
         let mut renewed_token = false;
@@ -234,9 +270,11 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = self.send_once(url, retry_for.as_deref(), attempt - 1).await;
+            let outcome = self
+                .send_once(&method, url, retry_for.as_deref(), attempt - 1)
+                .await;
             let error = match outcome {
-                Ok(Response::Success(body, headers)) => return Ok((body, headers)),
+                Ok(Response::Success(status, body, headers)) => return Ok((status, body, headers)),
                 Ok(Response::RateLimited { rate, request_id }) => {
                     self.inner
                         .counters
@@ -311,13 +349,16 @@ impl Client {
 
     async fn send_once(
         &self,
+        method: &Method,
         url: &str,
         retry_for: Option<&str>,
         retry_count: u32,
     ) -> Result<Response> {
         let presented = self.credential().await?;
         let ticket = self.inner.budget.acquire(url).await;
-        let outcome = self.exchange(url, &presented, retry_for, retry_count).await;
+        let outcome = self
+            .exchange(method, url, &presented, retry_for, retry_count)
+            .await;
         let rate = outcome
             .as_ref()
             .ok()
@@ -327,7 +368,7 @@ impl Client {
         let rate = rate.unwrap_or_default();
 
         if status.is_success() {
-            return Ok(Response::Success(body, headers));
+            return Ok(Response::Success(status, body, headers));
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
             let request_id = header_text(&headers, "x-okta-request-id");
@@ -348,18 +389,23 @@ impl Client {
         Err(error)
     }
 
-    /// Sends one GET and reads the whole response.
+    /// Sends one request and reads the whole response.
     async fn exchange(
         &self,
+        method: &Method,
         url: &str,
         presented: &Presented,
         retry_for: Option<&str>,
         retry_count: u32,
     ) -> Result<(StatusCode, HeaderMap, bytes::Bytes)> {
-        let mut request = self.inner.http.get(url).header(ACCEPT, "application/json");
+        let mut request = self
+            .inner
+            .http
+            .request(method.clone(), url)
+            .header(ACCEPT, "application/json");
         match (presented, &self.inner.auth) {
             (Presented::OAuth(token), Auth::OAuth(source)) => {
-                let (authorization, proof) = source.authorization(token, "GET", url)?;
+                let (authorization, proof) = source.authorization(token, method.as_str(), url)?;
                 request = request.header(AUTHORIZATION, authorization);
                 if let Some(proof) = proof {
                     request = request.header("DPoP", proof.expose());
@@ -417,7 +463,7 @@ impl Client {
 }
 
 enum Response {
-    Success(bytes::Bytes, HeaderMap),
+    Success(StatusCode, bytes::Bytes, HeaderMap),
     RateLimited {
         rate: RateLimit,
         request_id: Option<String>,
