@@ -67,9 +67,44 @@ pub fn request_id<R: Rng + ?Sized>(rng: &mut R) -> String {
     random_url_safe(rng, 27)
 }
 
-/// Draws a session id as Okta Identity Engine writes it (`idx` and 22 characters).
-pub fn session_id<R: Rng + ?Sized>(rng: &mut R) -> String {
-    format!("idx{}", random_url_safe(rng, 22))
+/// Writes a 64-bit word as 11 URL-safe characters, six bits each, lowest bits first.
+fn push_word(out: &mut String, mut word: u64) {
+    for _ in 0..11 {
+        out.push(char::from(URL_SAFE[(word & 63) as usize]));
+        word >>= 6;
+    }
+}
+
+/// Mixes the bits of a word (the SplitMix64 finalizer), so that related keys give
+/// unrelated-looking text.
+fn mix(mut word: u64) -> u64 {
+    word = (word ^ (word >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    word = (word ^ (word >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    word ^ (word >> 31)
+}
+
+/// Returns the session id of a session key: `idx` and 22 URL-safe characters, the first
+/// 11 holding the key itself so that [`session_key`] can read it back.
+pub fn session_id_from_key(key: u64) -> String {
+    let mut out = String::with_capacity(25);
+    out.push_str("idx");
+    push_word(&mut out, key);
+    push_word(&mut out, mix(key));
+    out
+}
+
+/// Reads the key back from a session id made by [`session_id_from_key`].
+pub fn session_key(session: &str) -> Option<u64> {
+    let body = session.strip_prefix("idx")?.as_bytes();
+    if body.len() != 22 {
+        return None;
+    }
+    let mut key = 0u64;
+    for (index, byte) in body[..11].iter().enumerate() {
+        let value = URL_SAFE.iter().position(|symbol| symbol == byte)? as u64;
+        key |= value.checked_shl(6 * index as u32).unwrap_or(0);
+    }
+    (session_id_from_key(key) == session).then_some(key)
 }
 
 /// Draws a version 4 UUID.
@@ -103,6 +138,16 @@ mod tests {
         assert_eq!(first, derived_object_id("0ua", "00uA/0oaB"));
         assert_ne!(first, derived_object_id("0ua", "00uA/0oaC"));
         assert_eq!(first.len(), OBJECT_ID_LENGTH);
+    }
+
+    #[test]
+    fn session_keys_round_trip() {
+        for key in [0, 1, u64::MAX, 0x0123_4567_89ab_cdef] {
+            let session = session_id_from_key(key);
+            assert_eq!(session.len(), 25);
+            assert_eq!(session_key(&session), Some(key));
+        }
+        assert_eq!(session_key("idxAAAA"), None);
     }
 
     #[test]

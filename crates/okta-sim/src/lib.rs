@@ -7,6 +7,7 @@
 //! paging by `link` headers, per-bucket rate limits and Okta's error bodies.
 
 pub mod access;
+mod event_table;
 mod filter;
 pub mod generate;
 mod ids;

@@ -5,12 +5,16 @@
 //! with `_links` built on the base URL of the running simulator.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use once_cell::race::OnceBox;
+
+use crate::event_table::{EventRecord, EventTables, event_ids, join_key};
 use crate::time::format_okta;
 
 /// Lifecycle status of an Okta user.
@@ -379,19 +383,37 @@ pub enum LogEventError {
     InvalidPublished(String),
 }
 
-/// One System Log event, kept as JSON text.
+/// One System Log event.
 ///
-/// A parsed `serde_json::Value` takes about seven times the memory of its JSON text, which
-/// for the tens of thousands of events of a default org would mean most of a gigabyte, so
-/// the event is stored as text and parsed on demand with [`LogEvent::to_value`]. It
-/// serializes as the JSON object itself.
-#[derive(Clone, Debug)]
+/// An event built from JSON keeps its text. A generated event is kept compact, as
+/// indices into fragments that the events of its log share, and is rendered to the same
+/// JSON text on demand: a log of ten million events would otherwise take about 20 GB.
+/// [`LogEvent::as_json`] keeps the rendered text of a compact event for the life of the
+/// event, so code that walks a large log should use [`LogEvent::write_json`] instead.
+/// An event serializes as the JSON object itself.
+#[derive(Clone)]
 pub struct LogEvent {
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Text(Box<TextEvent>),
+    Compact {
+        tables: Arc<EventTables>,
+        record: EventRecord,
+        text: OnceBox<String>,
+    },
+}
+
+/// An event kept as JSON text, with the fields that are read often.
+#[derive(Clone)]
+struct TextEvent {
     /// JSON object text, valid by construction.
     json: Box<str>,
     published: DateTime<Utc>,
-    event_type: String,
-    uuid: String,
+    event_type: Box<str>,
+    uuid: Box<str>,
 }
 
 /// The fields of a LogEvent that [`LogEvent`] keeps parsed next to the text.
@@ -417,67 +439,126 @@ impl LogEvent {
             .ok_or(LogEventError::MissingField("published"))?;
         let published = crate::time::parse_iso(&published_text)
             .ok_or(LogEventError::InvalidPublished(published_text))?;
-        Ok(LogEvent {
+        let event = TextEvent {
             json: text.trim().into(),
             published,
             event_type: fields
                 .event_type
-                .ok_or(LogEventError::MissingField("eventType"))?,
-            uuid: fields.uuid.ok_or(LogEventError::MissingField("uuid"))?,
+                .ok_or(LogEventError::MissingField("eventType"))?
+                .into(),
+            uuid: fields
+                .uuid
+                .ok_or(LogEventError::MissingField("uuid"))?
+                .into(),
+        };
+        Ok(LogEvent {
+            inner: Inner::Text(Box::new(event)),
         })
     }
 
-    /// Builds an event from JSON text that the generator wrote, without parsing it again.
-    pub(crate) fn from_parts(
-        json: String,
-        published: DateTime<Utc>,
-        event_type: &str,
-        uuid: String,
-    ) -> Self {
+    /// Wraps a generated event.
+    pub(crate) fn from_record(tables: Arc<EventTables>, record: EventRecord) -> Self {
         LogEvent {
-            json: json.into_boxed_str(),
-            published,
-            event_type: event_type.to_string(),
-            uuid,
+            inner: Inner::Compact {
+                tables,
+                record,
+                text: OnceBox::new(),
+            },
         }
     }
 
     /// Returns the JSON text of the event; generated events are compact.
+    ///
+    /// A generated event is rendered on the first call and the text is kept.
     pub fn as_json(&self) -> &str {
-        &self.json
+        match &self.inner {
+            Inner::Text(event) => &event.json,
+            Inner::Compact {
+                tables,
+                record,
+                text,
+            } => text.get_or_init(|| {
+                let mut out = String::with_capacity(2048);
+                tables.write(record, &mut out);
+                Box::new(out)
+            }),
+        }
+    }
+
+    /// Appends the JSON text of the event to `out` without keeping a rendered copy.
+    pub fn write_json(&self, out: &mut String) {
+        match &self.inner {
+            Inner::Text(event) => out.push_str(&event.json),
+            Inner::Compact {
+                tables,
+                record,
+                text,
+            } => match text.get() {
+                Some(rendered) => out.push_str(rendered),
+                None => tables.write(record, out),
+            },
+        }
+    }
+
+    /// Returns the JSON text of the event, rendered anew if not kept.
+    pub fn to_json_string(&self) -> String {
+        let mut out = String::new();
+        self.write_json(&mut out);
+        out
     }
 
     /// Parses the event into a JSON value.
     pub fn to_value(&self) -> Value {
         // The text is valid JSON by construction, so the fallback is never taken.
-        serde_json::from_str(&self.json).unwrap_or(Value::Null)
+        serde_json::from_str(&self.to_json_string()).unwrap_or(Value::Null)
     }
 
     /// Returns the `published` timestamp.
     pub fn published(&self) -> DateTime<Utc> {
-        self.published
+        match &self.inner {
+            Inner::Text(event) => event.published,
+            Inner::Compact { record, .. } => record.published,
+        }
     }
 
     /// Returns the `eventType`, e.g. `user.session.start`.
     pub fn event_type(&self) -> &str {
-        &self.event_type
+        match &self.inner {
+            Inner::Text(event) => &event.event_type,
+            Inner::Compact { tables, record, .. } => tables.event_type(record),
+        }
     }
 
     /// Returns the event `uuid`.
-    pub fn uuid(&self) -> &str {
-        &self.uuid
+    pub fn uuid(&self) -> String {
+        match &self.inner {
+            Inner::Text(event) => event.uuid.to_string(),
+            Inner::Compact { record, .. } => event_ids(join_key(record.key)).uuid,
+        }
+    }
+}
+
+impl fmt::Debug for LogEvent {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("LogEvent")
+            .field("published", &self.published())
+            .field("event_type", &self.event_type())
+            .field("uuid", &self.uuid())
+            .finish_non_exhaustive()
     }
 }
 
 impl PartialEq for LogEvent {
     fn eq(&self, other: &Self) -> bool {
-        self.json == other.json
+        self.to_json_string() == other.to_json_string()
     }
 }
 
 impl Serialize for LogEvent {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let raw: &RawValue = serde_json::from_str(&self.json).map_err(serde::ser::Error::custom)?;
+        let text = self.to_json_string();
+        let raw: &RawValue = serde_json::from_str(&text).map_err(serde::ser::Error::custom)?;
         raw.serialize(serializer)
     }
 }

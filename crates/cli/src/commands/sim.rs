@@ -1,10 +1,13 @@
 //! `idaudit sim`: a simulated Okta org on loopback, until interrupted.
 
+use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use idaudit_okta_sim::{EventHook, Faults, LatencyRange, OrgSpec, RateLimits, SimOptions};
+use idaudit_okta_sim::{
+    EventHook, Faults, LatencyRange, OrgSpec, RateLimits, ScenarioKind, SimOptions,
+};
 
 use crate::args::{SimArgs, SimFaultArgs, SimRateLimits};
 use crate::exit::ExitStatus;
@@ -16,13 +19,28 @@ pub async fn run(args: &SimArgs) -> Result<ExitStatus> {
         groups: args.groups,
         apps: args.apps,
         log_days: args.days,
+        scenarios: scenarios(args),
+        memberships: args.memberships,
         ..OrgSpec::default()
     };
     eprintln!(
-        "Generating an org of {} users (seed {})",
-        spec.users, spec.seed
+        "Generating an org of {} users, {} groups and {} apps with {} of {} scenarios (seed {})",
+        spec.users,
+        spec.groups,
+        spec.apps,
+        spec.scenarios.len(),
+        ScenarioKind::ALL.len(),
+        spec.seed
     );
+    let started = std::time::Instant::now();
     let org = idaudit_okta_sim::generate(&spec);
+    let counts = org.counts();
+    eprintln!(
+        "Generated {} memberships and {} System Log events in {:.1} s",
+        counts.memberships,
+        counts.events,
+        started.elapsed().as_secs_f64()
+    );
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("Failed to create `{}`", args.out.display()))?;
@@ -91,6 +109,21 @@ pub async fn run(args: &SimArgs) -> Result<ExitStatus> {
         .context("Failed to wait for Ctrl-C")?;
     sim.shutdown().await;
     Ok(ExitStatus::Success)
+}
+
+/// Returns the scenario kinds chosen by `--scenarios` or `--no-scenarios`; all by default.
+fn scenarios(args: &SimArgs) -> BTreeSet<ScenarioKind> {
+    if args.no_scenarios {
+        return BTreeSet::new();
+    }
+    if args.scenarios.is_empty() {
+        return ScenarioKind::all();
+    }
+    // clap accepts only the names of `ScenarioKind::ALL`, so every name is found.
+    ScenarioKind::ALL
+        .into_iter()
+        .filter(|kind| args.scenarios.iter().any(|name| name == kind.as_str()))
+        .collect()
 }
 
 fn faults(args: &SimFaultArgs, seed: u64) -> Faults {

@@ -2,9 +2,13 @@
 //!
 //! Groups come in a fixed priority order (`Everyone`, one per department, leadership,
 //! app admin groups, groups imported from Active Directory, office locations, managers,
-//! then teams and projects) and an org with `n` groups gets the first `n`. Apps are
+//! then teams and projects) and an org with `n` groups gets the first `n`. Past the end
+//! of that list, numbered copies of the team and project groups follow. Apps are
 //! assigned to `Everyone` or to department groups as the catalog lists, plus a few users
 //! directly.
+//!
+//! Team and project groups draw 4 to 20 and 5 to 30 members. When the spec sets a
+//! membership target, they instead share what the other groups leave of the target.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -55,8 +59,27 @@ pub(crate) fn build(
 ) {
     directory.apps = make_apps(rng, window, spec.apps);
     let plans = plan_groups(&directory.apps, spec.groups);
+    let pools = Pools::new(directory);
+    let mut sizes = spec
+        .memberships
+        .map(|target| TeamSizes::new(target, &plans));
     for plan in &plans {
-        let members = pick_members(directory, plan.kind, rng);
+        let members = match (&mut sizes, plan.kind) {
+            (Some(sizes), GroupKind::Team(_) | GroupKind::Project) => {
+                let pool = pools.for_team(plan.kind);
+                let wanted = sizes.next(rng);
+                let mut members: Vec<usize> = pool
+                    .choose_multiple(rng, wanted.min(pool.len()))
+                    .copied()
+                    .collect();
+                members.sort_unstable();
+                members
+            }
+            _ => pick_members(directory, &pools, plan.kind, rng),
+        };
+        if let Some(sizes) = &mut sizes {
+            sizes.add(members.len());
+        }
         let group = make_group(rng, window, directory, plan, &members);
         if matches!(plan.kind, GroupKind::Team(_) | GroupKind::Project) {
             directory.team_groups.push(directory.groups.len());
@@ -125,6 +148,17 @@ impl GroupPlan {
             description: description.to_string(),
         }
     }
+
+    fn clone_plan(&self) -> GroupPlan {
+        GroupPlan::new(self.kind, &self.name, &self.description)
+    }
+
+    /// Returns a copy with a number after the name, e.g. `ENG-Platform 2`.
+    fn numbered(&self, number: usize) -> GroupPlan {
+        let name = format!("{} {number}", self.name);
+        let description = format!("{} ({number})", self.description);
+        GroupPlan::new(self.kind, &name, &description)
+    }
 }
 
 /// Lists the groups of an org with `count` groups, in priority order.
@@ -162,9 +196,87 @@ fn plan_groups(apps: &[App], count: usize) -> Vec<GroupPlan> {
         "People Managers",
         "Everyone with direct reports",
     ));
-    plans.extend(team_and_project_plans());
+    let teams_and_projects = team_and_project_plans();
+    plans.extend(teams_and_projects.iter().map(GroupPlan::clone_plan));
+    let mut copy = 2;
+    while plans.len() < count && !teams_and_projects.is_empty() {
+        plans.extend(teams_and_projects.iter().map(|plan| plan.numbered(copy)));
+        copy += 1;
+    }
     plans.truncate(count);
     plans
+}
+
+/// Sizes of team and project groups that add up to a target number of memberships.
+///
+/// The groups before the first team group are drawn as usual and counted; each team or
+/// project group then gets between half and one and a half times its even share of what
+/// remains, and the last one gets the rest, within the size of its pool.
+struct TeamSizes {
+    target: usize,
+    total: usize,
+    groups_left: usize,
+}
+
+impl TeamSizes {
+    fn new(target: usize, plans: &[GroupPlan]) -> TeamSizes {
+        let groups_left = plans
+            .iter()
+            .filter(|plan| matches!(plan.kind, GroupKind::Team(_) | GroupKind::Project))
+            .count();
+        TeamSizes {
+            target,
+            total: 0,
+            groups_left,
+        }
+    }
+
+    /// Counts the members of a group just made.
+    fn add(&mut self, members: usize) {
+        self.total += members;
+    }
+
+    /// Draws the size of the next team or project group.
+    fn next(&mut self, rng: &mut ChaCha8Rng) -> usize {
+        let remaining = self.target.saturating_sub(self.total);
+        let groups = self.groups_left.max(1);
+        self.groups_left = self.groups_left.saturating_sub(1);
+        if groups == 1 {
+            return remaining;
+        }
+        let share = remaining / groups;
+        rng.gen_range(share / 2..=share + share / 2)
+    }
+}
+
+/// Users by department and in all, computed once because thousands of team and project
+/// groups draw from them.
+struct Pools {
+    everyone: Vec<usize>,
+    departments: Vec<Vec<usize>>,
+}
+
+impl Pools {
+    fn new(directory: &Directory) -> Pools {
+        let mut departments = vec![Vec::new(); DEPARTMENTS.len()];
+        for (index, persona) in directory.personas.iter().enumerate() {
+            if let Some(department) = persona.department {
+                departments[department].push(index);
+            }
+        }
+        Pools {
+            everyone: (0..directory.personas.len()).collect(),
+            departments,
+        }
+    }
+
+    /// Returns the users a team or project group draws its members from.
+    fn for_team(&self, kind: GroupKind) -> &[usize] {
+        match kind {
+            GroupKind::Team(department) => &self.departments[department],
+            _ => &self.everyone,
+        }
+    }
 }
 
 /// Admin groups of the apps that have one, and the groups imported from Active Directory
@@ -218,7 +330,12 @@ fn project_plan(project: &str) -> GroupPlan {
 }
 
 /// Chooses the members of a group, as sorted user indices.
-fn pick_members(directory: &Directory, kind: GroupKind, rng: &mut ChaCha8Rng) -> Vec<usize> {
+fn pick_members(
+    directory: &Directory,
+    pools: &Pools,
+    kind: GroupKind,
+    rng: &mut ChaCha8Rng,
+) -> Vec<usize> {
     let personas = &directory.personas;
     let where_persona = |test: &dyn Fn(&Persona) -> bool| -> Vec<usize> {
         (0..personas.len())
@@ -248,11 +365,8 @@ fn pick_members(directory: &Directory, kind: GroupKind, rng: &mut ChaCha8Rng) ->
                 .filter(|_| rng.gen_range(0..100) < share)
                 .collect()
         }
-        GroupKind::Team(department) => {
-            let pool = where_persona(&|persona| persona.department == Some(department));
-            sample(rng, &pool, 4..=20)
-        }
-        GroupKind::Project => sample(rng, &where_persona(&|_| true), 5..=30),
+        GroupKind::Team(_) => sample(rng, pools.for_team(kind), 4..=20),
+        GroupKind::Project => sample(rng, pools.for_team(kind), 5..=30),
     };
     members.sort_unstable();
     members

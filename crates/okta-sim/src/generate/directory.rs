@@ -171,24 +171,98 @@ impl Directory {
             .collect()
     }
 
-    /// Per user, the indices of the active apps the user can sign in to.
-    pub fn apps_by_user(&self) -> Vec<Vec<usize>> {
-        let mut reachable: Vec<Vec<usize>> = vec![Vec::new(); self.users.len()];
+    /// Returns, per user, the active apps the user can sign in to.
+    ///
+    /// Apps assigned to a group that contains every user are kept once for all users
+    /// rather than in each user's list, because with thousands of apps assigned to
+    /// `Everyone` a list per user would take gigabytes.
+    pub fn apps_by_user(&self) -> AppReach {
+        let everyone = self.users.len();
+        let mut common = Vec::new();
+        let mut extra: Vec<Vec<u32>> = vec![Vec::new(); everyone];
         for (app_index, app) in self.apps.iter().enumerate() {
             if app.status != crate::model::AppStatus::Active || app.name == "active_directory" {
                 continue;
             }
-            let mut users: HashSet<usize> = self.app_direct[app_index].iter().copied().collect();
-            for &group in &self.app_groups[app_index] {
-                users.extend(self.members[group].iter().copied());
+            let groups = &self.app_groups[app_index];
+            if groups
+                .iter()
+                .any(|&group| self.members[group].len() == everyone)
+            {
+                common.push(app_index);
+                continue;
             }
-            let mut users: Vec<usize> = users.into_iter().collect();
-            users.sort_unstable();
-            for user in users {
-                reachable[user].push(app_index);
+            let users = groups
+                .iter()
+                .flat_map(|&group| self.members[group].iter())
+                .chain(&self.app_direct[app_index]);
+            let app_key = app_index as u32;
+            for &user in users {
+                if extra[user].last() != Some(&app_key) {
+                    extra[user].push(app_key);
+                }
             }
         }
-        reachable
+        AppReach { common, extra }
+    }
+}
+
+/// The apps each user can sign in to, as [`Directory::apps_by_user`] computes them.
+pub(crate) struct AppReach {
+    /// Apps every user can sign in to, ascending.
+    common: Vec<usize>,
+    /// Per user, the other apps, ascending.
+    extra: Vec<Vec<u32>>,
+}
+
+impl AppReach {
+    /// Returns the apps of one user.
+    pub fn of(&self, user: usize) -> UserApps<'_> {
+        UserApps {
+            common: &self.common,
+            extra: &self.extra[user],
+        }
+    }
+}
+
+/// The apps of one user: the merge of two disjoint ascending lists.
+#[derive(Clone, Copy)]
+pub(crate) struct UserApps<'a> {
+    common: &'a [usize],
+    extra: &'a [u32],
+}
+
+impl UserApps<'_> {
+    pub fn len(&self) -> usize {
+        self.common.len() + self.extra.len()
+    }
+
+    /// Returns the app at `position` of the merged ascending list.
+    pub fn get(&self, position: usize) -> usize {
+        for (index, &app) in self.extra.iter().enumerate() {
+            let app = app as usize;
+            let merged = index + self.common.partition_point(|&common| common < app);
+            match merged.cmp(&position) {
+                std::cmp::Ordering::Equal => return app,
+                std::cmp::Ordering::Greater => return self.common[position - index],
+                std::cmp::Ordering::Less => {}
+            }
+        }
+        self.common[position - self.extra.len()]
+    }
+
+    /// Picks one app at random, drawing from `rng` exactly as `SliceRandom::choose` does
+    /// on the merged list, so that generated orgs stay the same for a seed.
+    pub fn choose(&self, rng: &mut ChaCha8Rng) -> Option<usize> {
+        let len = self.len();
+        if len == 0 {
+            return None;
+        }
+        let position = match u32::try_from(len) {
+            Ok(len) => rng.gen_range(0..len) as usize,
+            Err(_) => rng.gen_range(0..len),
+        };
+        Some(self.get(position))
     }
 }
 
@@ -307,13 +381,27 @@ fn make_users(
     for manager in managers.iter().flatten() {
         report_counts[*manager] += 1;
     }
+    let mut manages_managers = vec![false; people.len()];
+    for (report, manager) in managers.iter().enumerate() {
+        if let Some(manager) = manager
+            && report_counts[report] > 0
+        {
+            manages_managers[*manager] = true;
+        }
+    }
     let ids: Vec<String> = people.iter().map(|_| object_id(rng, "00u")).collect();
     let type_id = object_id(rng, "oty");
     let mut users = Vec::with_capacity(people.len());
     let mut personas = Vec::with_capacity(people.len());
     for (index, person) in people.iter().enumerate() {
         let is_manager = report_counts[index] > 0;
-        let title = job_title(rng, index, person, managers, &report_counts);
+        let title = job_title(
+            rng,
+            (index, person),
+            managers,
+            &report_counts,
+            manages_managers[index],
+        );
         let lifecycle = draw_lifecycle(rng, window, is_manager || index == 0);
         let manager = managers[index];
         let profile = make_profile(
@@ -338,10 +426,10 @@ fn make_users(
 
 fn job_title(
     rng: &mut ChaCha8Rng,
-    index: usize,
-    person: &Person,
+    (index, person): (usize, &Person),
     managers: &[Option<usize>],
     report_counts: &[usize],
+    manages_managers: bool,
 ) -> String {
     let Some(department) = person.department.map(|department| &DEPARTMENTS[department]) else {
         return "Chief Executive Officer".to_string();
@@ -356,10 +444,6 @@ fn job_title(
             .unwrap_or(&"Specialist")
             .to_string();
     }
-    let manages_managers = managers
-        .iter()
-        .enumerate()
-        .any(|(report, manager)| *manager == Some(index) && report_counts[report] > 0);
     if manages_managers {
         format!("Director of {}", department.name)
     } else {
@@ -616,6 +700,24 @@ mod tests {
             }
             assert_eq!(current, CEO);
         }
+    }
+
+    #[test]
+    fn user_apps_index_the_merged_list() {
+        let common = vec![1, 4, 6, 9];
+        let extra = vec![0u32, 5, 7, 12];
+        let apps = UserApps {
+            common: &common,
+            extra: &extra,
+        };
+        let merged: Vec<usize> = (0..apps.len()).map(|position| apps.get(position)).collect();
+        assert_eq!(merged, vec![0, 1, 4, 5, 6, 7, 9, 12]);
+
+        let only_common = UserApps {
+            common: &common,
+            extra: &[],
+        };
+        assert_eq!(only_common.get(2), 6);
     }
 
     #[test]

@@ -10,14 +10,18 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::catalog::{Browser, Network, Place};
-use crate::ids::{derived_object_id, request_id, session_id, uuid_v4};
+pub(crate) use crate::event_table::Credential;
+use crate::event_table::{
+    EventRecord, EventTables, OriginJson, Person, Shape, TargetRef, event_ids, split_key,
+};
+use crate::ids::{derived_object_id, session_id_from_key};
 use crate::model::{App, Group, LogEvent, User};
-use crate::time::format_okta;
 
 /// The actor of an event.
 #[derive(Serialize)]
@@ -74,14 +78,6 @@ pub(crate) struct Origin<'a> {
     pub browser: &'a Browser,
 }
 
-/// Credential the actor authenticated with, as `authenticationContext` reports it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Credential {
-    None,
-    Password,
-    OneTimePassword,
-}
-
 /// The parts of an event that differ from one event to the next.
 pub(crate) struct Draft<'a> {
     pub published: DateTime<Utc>,
@@ -133,67 +129,226 @@ impl<'a> Draft<'a> {
     }
 }
 
-struct Pending {
-    published: DateTime<Utc>,
-    event_type: &'static str,
-    uuid: String,
-    json: String,
-}
-
 /// Events written so far, and the random stream their ids come from.
 pub(crate) struct EventLog {
     rng: ChaCha8Rng,
-    pending: Vec<Pending>,
-    cache: FragmentCache,
+    records: Vec<EventRecord>,
+    tables: TableBuilder,
 }
 
 impl EventLog {
     pub fn new(rng: ChaCha8Rng) -> EventLog {
         EventLog {
             rng,
-            pending: Vec::new(),
-            cache: FragmentCache::default(),
+            records: Vec::new(),
+            tables: TableBuilder::default(),
         }
     }
 
     /// Draws a session id for events that share one sign-in.
     pub fn new_session_id(&mut self) -> String {
-        session_id(&mut self.rng)
+        session_id_from_key(self.rng.next_u64())
     }
 
     /// Writes an event and returns its `uuid`.
     pub fn push(&mut self, draft: Draft<'_>) -> String {
-        let uuid = uuid_v4(&mut self.rng);
-        let request = request_id(&mut self.rng);
-        let session = draft
-            .session_id
-            .clone()
-            .unwrap_or_else(|| session_id(&mut self.rng));
-        let json = render(&mut self.cache, &draft, (&uuid, &request, &session));
-        self.pending.push(Pending {
+        let key = self.rng.next_u64();
+        let session = match draft.session_id.as_deref() {
+            Some(session) => self.tables.session_key(session),
+            None => self.rng.next_u64(),
+        };
+        let record = EventRecord {
             published: draft.published,
-            event_type: draft.event_type,
-            uuid: uuid.clone(),
-            json,
-        });
-        uuid
+            key: split_key(key),
+            session: split_key(session),
+            shape: self.tables.shape(&draft),
+            actor: self.tables.actor(&draft.actor),
+            origin: self.tables.origin(draft.origin.as_ref()),
+            targets: self.tables.targets(&draft.targets),
+            sequence: u32::try_from(self.records.len()).unwrap_or(u32::MAX),
+        };
+        self.records.push(record);
+        event_ids(key).uuid
     }
 
     /// Returns the events ascending by `published`; events with the same timestamp keep
     /// the order they were written in.
-    pub fn into_sorted(mut self) -> Vec<LogEvent> {
-        self.pending.sort_by_key(|pending| pending.published);
-        self.pending
-            .into_iter()
-            .map(|pending| {
-                LogEvent::from_parts(
-                    pending.json,
-                    pending.published,
-                    pending.event_type,
-                    pending.uuid,
-                )
-            })
-            .collect()
+    pub fn into_sorted(self) -> Vec<LogEvent> {
+        let mut records = self.records;
+        records.sort_unstable_by_key(|record| (record.published, record.sequence));
+        let tables = std::sync::Arc::new(self.tables.tables);
+
+        // The events are built from the back while the records shrink, so that a large
+        // log is not held twice at once.
+        let mut events = Vec::with_capacity(records.len());
+        let mut since_shrink = 0usize;
+        while let Some(record) = records.pop() {
+            events.push(LogEvent::from_record(tables.clone(), record));
+            since_shrink += 1;
+            if since_shrink == SHRINK_EVERY {
+                records.shrink_to_fit();
+                since_shrink = 0;
+            }
+        }
+        events.reverse();
+        events
+    }
+}
+
+/// Number of events converted between two releases of the records' memory.
+const SHRINK_EVERY: usize = 1 << 20;
+
+/// [`EventTables`] under construction, with the maps that find a fragment already stored.
+///
+/// Actors are told apart by id, origins by address and browser, and single targets by id
+/// and type, because the generator writes the same JSON for each of those.
+#[derive(Default)]
+struct TableBuilder {
+    tables: EventTables,
+    shapes: HashMap<String, u32>,
+    actors: HashMap<String, u32>,
+    origins: HashMap<(String, &'static str), u32>,
+    targets: HashMap<(String, &'static str), u32>,
+    people: HashMap<String, u32>,
+    app_ids: HashMap<String, u32>,
+    /// Sessions whose id was not made by [`EventLog::new_session_id`], with a key each.
+    other_sessions: HashMap<String, u64>,
+}
+
+/// Returns the position of the next element of a table, as stored in a record.
+fn next_index<T>(table: &[T]) -> u32 {
+    u32::try_from(table.len()).unwrap_or(u32::MAX)
+}
+
+impl TableBuilder {
+    fn session_key(&mut self, session: &str) -> u64 {
+        if let Some(key) = crate::ids::session_key(session) {
+            return key;
+        }
+        // NOTE: a session id from elsewhere keeps its key but not its text, so the event
+        // shows the id derived from the key. The generator makes every session id with
+        // `EventLog::new_session_id`, so this is not reached today.
+        let next = self.other_sessions.len() as u64;
+        *self
+            .other_sessions
+            .entry(session.to_string())
+            .or_insert(next.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    fn shape(&mut self, draft: &Draft<'_>) -> u32 {
+        let transaction_type = if draft.origin.is_some() { "WEB" } else { "JOB" };
+        let head = format!(
+            ",\"displayMessage\":{},\"eventType\":{},\"outcome\":{{\"result\":{},\"reason\":{}}},\"published\":\"",
+            quote(draft.display_message),
+            quote(draft.event_type),
+            quote(draft.result),
+            quote_optional(draft.reason)
+        );
+        let severity = format!(
+            ",\"severity\":{},\"debugContext\":{{\"debugData\":{{\"requestId\":\"",
+            quote(draft.severity)
+        );
+        let debug_tail = format!(
+            "\"{}}},\"legacyEventType\":{},\"transaction\":{{\"type\":\"{transaction_type}\",\"id\":\"",
+            debug_data_rest(draft),
+            quote_optional(draft.legacy_event_type)
+        );
+        let credential = match draft.credential {
+            Credential::None => '0',
+            Credential::Password => '1',
+            Credential::OneTimePassword => '2',
+        };
+        let key = format!("{credential}{head}{severity}{debug_tail}");
+        if let Some(&index) = self.shapes.get(&key) {
+            return index;
+        }
+        let index = next_index(&self.tables.shapes);
+        self.tables.shapes.push(Shape {
+            event_type: draft.event_type.into(),
+            credential: draft.credential,
+            head: head.into(),
+            severity: severity.into(),
+            debug_tail: debug_tail.into(),
+        });
+        self.shapes.insert(key, index);
+        index
+    }
+
+    fn actor(&mut self, actor: &Actor) -> u32 {
+        if let Some(&index) = self.actors.get(&actor.id) {
+            return index;
+        }
+        let index = next_index(&self.tables.actors);
+        self.tables.actors.push(to_json(actor).into());
+        self.actors.insert(actor.id.clone(), index);
+        index
+    }
+
+    fn origin(&mut self, origin: Option<&Origin<'_>>) -> u32 {
+        let key = origin.map_or((String::new(), ""), |origin| {
+            (origin.ip.to_string(), origin.browser.raw)
+        });
+        if let Some(&index) = self.origins.get(&key) {
+            return index;
+        }
+        let index = next_index(&self.tables.origins);
+        self.tables.origins.push(origin_json(origin));
+        self.origins.insert(key, index);
+        index
+    }
+
+    fn targets(&mut self, targets: &[Target]) -> [TargetRef; 2] {
+        let refs: Vec<TargetRef> = targets.iter().map(|target| self.target(target)).collect();
+        match refs.as_slice() {
+            [] => [TargetRef::NONE; 2],
+            [one] => [*one, TargetRef::NONE],
+            [one, two] => [*one, *two],
+            _ => {
+                let index = next_index(&self.tables.target_lists);
+                self.tables.target_lists.push(refs.into_boxed_slice());
+                [TargetRef::list(index), TargetRef::NONE]
+            }
+        }
+    }
+
+    fn target(&mut self, target: &Target) -> TargetRef {
+        if let Some(account) = &target.app_user {
+            let person = self.person(&account.user_id, target);
+            let app = self.app_id(&account.app_id);
+            return TargetRef::app_user(person, app);
+        }
+        let key = (target.id.clone(), target.kind);
+        if let Some(&index) = self.targets.get(&key) {
+            return TargetRef::fixed(index);
+        }
+        let index = next_index(&self.tables.targets);
+        self.tables.targets.push(to_json(target).into());
+        self.targets.insert(key, index);
+        TargetRef::fixed(index)
+    }
+
+    fn person(&mut self, user_id: &str, target: &Target) -> u32 {
+        if let Some(&index) = self.people.get(user_id) {
+            return index;
+        }
+        let index = next_index(&self.tables.people);
+        self.tables.people.push(Person {
+            id: user_id.into(),
+            login_json: to_json(&target.alternate_id).into(),
+            display_name_json: to_json(&target.display_name).into(),
+        });
+        self.people.insert(user_id.to_string(), index);
+        index
+    }
+
+    fn app_id(&mut self, app_id: &str) -> u32 {
+        if let Some(&index) = self.app_ids.get(app_id) {
+            return index;
+        }
+        let index = next_index(&self.tables.app_ids);
+        self.tables.app_ids.push(app_id.into());
+        self.app_ids.insert(app_id.to_string(), index);
+        index
     }
 }
 
@@ -261,6 +416,16 @@ pub(crate) struct Target {
     alternate_id: String,
     display_name: String,
     detail_entry: Option<Value>,
+    /// User and app of an `AppUser` target, whose JSON the log renders from them.
+    #[serde(skip)]
+    app_user: Option<AppAccount>,
+}
+
+/// The user and app an `AppUser` target stands for.
+#[derive(Clone, Debug)]
+struct AppAccount {
+    user_id: String,
+    app_id: String,
 }
 
 fn geography(place: &Place) -> Geography<'_> {
@@ -295,126 +460,22 @@ fn quote_optional(text: Option<&str>) -> String {
     text.map_or_else(|| "null".to_string(), quote)
 }
 
-/// JSON of the parts of an event that depend only on where it came from.
-struct OriginJson {
-    client: String,
-    security_context: String,
-    ip_chain: String,
-}
-
-impl OriginJson {
-    fn new(origin: Option<&Origin<'_>>) -> OriginJson {
-        let ip_chain: Vec<IpChainEntry<'_>> = origin
-            .map(|origin| IpChainEntry {
-                ip: origin.ip,
-                geographical_context: geography(origin.place),
-                version: "V4",
-                source: None,
-            })
-            .into_iter()
-            .collect();
-        OriginJson {
-            client: to_json(&client(origin)),
-            security_context: to_json(&security(origin)),
-            ip_chain: to_json(&ip_chain),
-        }
+/// Renders the client, security context and IP chain of an origin.
+fn origin_json(origin: Option<&Origin<'_>>) -> OriginJson {
+    let ip_chain: Vec<IpChainEntry<'_>> = origin
+        .map(|origin| IpChainEntry {
+            ip: origin.ip,
+            geographical_context: geography(origin.place),
+            version: "V4",
+            source: None,
+        })
+        .into_iter()
+        .collect();
+    OriginJson {
+        client: to_json(&client(origin)).into(),
+        security_context: to_json(&security(origin)).into(),
+        ip_chain: to_json(&ip_chain).into(),
     }
-}
-
-/// Caches of JSON fragments that many events share.
-///
-/// Debug builds serialize slowly because every small write goes through unoptimized
-/// generic code, and an event has hundreds of them. Actors, origins and targets repeat
-/// across a user's events, so they are serialized once each.
-#[derive(Default)]
-struct FragmentCache {
-    actors: HashMap<String, String>,
-    origins: HashMap<(String, &'static str), OriginJson>,
-    targets: HashMap<(String, &'static str), String>,
-}
-
-impl FragmentCache {
-    fn actor(&mut self, actor: &Actor) -> &str {
-        self.actors
-            .entry(actor.id.clone())
-            .or_insert_with(|| to_json(actor))
-    }
-
-    fn origin(&mut self, origin: Option<&Origin<'_>>) -> &OriginJson {
-        let key = origin.map_or((String::new(), ""), |origin| {
-            (origin.ip.to_string(), origin.browser.raw)
-        });
-        self.origins
-            .entry(key)
-            .or_insert_with(|| OriginJson::new(origin))
-    }
-
-    fn targets(&mut self, targets: &[Target]) -> String {
-        let mut out = String::from("[");
-        for (index, target) in targets.iter().enumerate() {
-            if index > 0 {
-                out.push(',');
-            }
-            let json = self
-                .targets
-                .entry((target.id.clone(), target.kind))
-                .or_insert_with(|| to_json(target));
-            out.push_str(json);
-        }
-        out.push(']');
-        out
-    }
-}
-
-/// Writes the event as JSON, in the key order Okta uses.
-fn render(cache: &mut FragmentCache, draft: &Draft<'_>, ids: (&str, &str, &str)) -> String {
-    let (uuid, request, session) = (ids.0, ids.1, ids.2);
-    let origin = draft.origin.as_ref();
-    let transaction_type = if origin.is_some() { "WEB" } else { "JOB" };
-    let targets = cache.targets(&draft.targets);
-    let actor = cache.actor(&draft.actor).to_string();
-    let origin_json = cache.origin(origin);
-
-    let mut out = String::with_capacity(2400);
-    out.push_str("{\"actor\":");
-    out.push_str(&actor);
-    out.push_str(",\"client\":");
-    out.push_str(&origin_json.client);
-    out.push_str(",\"device\":null,\"authenticationContext\":");
-    out.push_str(&authentication_json(draft.credential, session));
-    out.push_str(",\"displayMessage\":");
-    out.push_str(&quote(draft.display_message));
-    out.push_str(",\"eventType\":");
-    out.push_str(&quote(draft.event_type));
-    out.push_str(",\"outcome\":");
-    out.push_str(&format!(
-        "{{\"result\":{},\"reason\":{}}}",
-        quote(draft.result),
-        quote_optional(draft.reason)
-    ));
-    out.push_str(",\"published\":\"");
-    out.push_str(&format_okta(draft.published));
-    out.push_str("\",\"securityContext\":");
-    out.push_str(&origin_json.security_context);
-    out.push_str(",\"severity\":");
-    out.push_str(&quote(draft.severity));
-    out.push_str(",\"debugContext\":{\"debugData\":");
-    out.push_str(&debug_data_json(draft, request));
-    out.push_str("},\"legacyEventType\":");
-    out.push_str(&quote_optional(draft.legacy_event_type));
-    out.push_str(",\"transaction\":");
-    out.push_str(&format!(
-        "{{\"type\":\"{transaction_type}\",\"id\":{},\"detail\":{{}}}}",
-        quote(request)
-    ));
-    out.push_str(",\"uuid\":");
-    out.push_str(&quote(uuid));
-    out.push_str(",\"version\":\"0\",\"request\":{\"ipChain\":");
-    out.push_str(&origin_json.ip_chain);
-    out.push_str("},\"target\":");
-    out.push_str(&targets);
-    out.push('}');
-    out
 }
 
 fn client<'a>(origin: Option<&Origin<'a>>) -> Client<'a> {
@@ -451,6 +512,7 @@ impl Target {
             alternate_id: alternate_id.to_string(),
             display_name: display_name.to_string(),
             detail_entry: None,
+            app_user: None,
         }
     }
 }
@@ -465,33 +527,11 @@ impl Target {
     }
 }
 
-/// Writes `authenticationContext`; both session ids are the sign-in's session.
-fn authentication_json(credential: Credential, session: &str) -> String {
-    let (provider, credential_provider, credential_type) = match credential {
-        Credential::None => ("null", "null", "null"),
-        Credential::Password => (
-            "\"OKTA_AUTHENTICATION_PROVIDER\"",
-            "\"OKTA_CREDENTIAL_PROVIDER\"",
-            "\"PASSWORD\"",
-        ),
-        Credential::OneTimePassword => (
-            "\"FACTOR_PROVIDER\"",
-            "\"OKTA_CREDENTIAL_PROVIDER\"",
-            "\"OTP\"",
-        ),
-    };
-    let session = quote(session);
-    format!(
-        "{{\"authenticationProvider\":{provider},\"credentialProvider\":{credential_provider},\
-         \"credentialType\":{credential_type},\"issuer\":null,\"interface\":null,\
-         \"authenticationStep\":0,\"rootSessionId\":{session},\"externalSessionId\":{session}}}"
-    )
-}
-
-/// Writes `debugData`: the request id, the request path and URL when known, whether
-/// ThreatInsight suspected the request (for user requests), then the draft's extras.
-fn debug_data_json(draft: &Draft<'_>, request: &str) -> String {
-    let mut out = format!("{{\"requestId\":{}", quote(request));
+/// Writes the rest of `debugData` after the request id: the request path and URL when
+/// known, whether ThreatInsight suspected the request (for user requests), then the
+/// draft's extras, and the closing brace.
+fn debug_data_rest(draft: &Draft<'_>) -> String {
+    let mut out = String::new();
     if let Some(url) = &draft.request_url {
         let path = url.split('?').next().unwrap_or(url);
         let full = if url.contains('?') {
@@ -541,7 +581,13 @@ pub(crate) fn app_instance_target(id: &str, label: &str, sign_on_mode: &str) -> 
 /// Builds the `AppUser` target for a user's account in an app. Its id is stable per pair.
 pub(crate) fn app_user_target(user: &User, app: &App) -> Target {
     let id = derived_object_id("0ua", &format!("{}/{}", user.id, app.id));
-    Target::new(&id, "AppUser", &user.profile.login, user.display_name())
+    Target {
+        app_user: Some(AppAccount {
+            user_id: user.id.clone(),
+            app_id: app.id.clone(),
+        }),
+        ..Target::new(&id, "AppUser", &user.profile.login, user.display_name())
+    }
 }
 
 /// Builds a `UserGroup` target.

@@ -53,11 +53,18 @@ pub struct OrgSpec {
     /// planned.
     #[serde(default = "ScenarioKind::all")]
     pub scenarios: BTreeSet<ScenarioKind>,
+    /// Target number of group memberships, counted per (group, user) pair. `None` draws
+    /// 4 to 20 members per team group and 5 to 30 per project group; a target resizes
+    /// those groups so that the total comes close to it. The other groups (`Everyone`,
+    /// departments, offices and the like) take about three memberships per user whatever
+    /// the target, and the scenarios change a few memberships afterwards.
+    #[serde(default)]
+    pub memberships: Option<usize>,
 }
 
 impl Default for OrgSpec {
     /// Seed 42, 2000 users, 150 groups, 40 apps and 30 days of logs ending now (whole
-    /// seconds), with every scenario.
+    /// seconds), with every scenario and team groups of their usual sizes.
     fn default() -> Self {
         let now = Utc::now();
         OrgSpec {
@@ -68,6 +75,7 @@ impl Default for OrgSpec {
             log_days: 30,
             end: now.duration_trunc(Duration::seconds(1)).unwrap_or(now),
             scenarios: ScenarioKind::all(),
+            memberships: None,
         }
     }
 }

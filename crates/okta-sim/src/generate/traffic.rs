@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::Window;
 use super::catalog::{BROWSERS, HOME_CITIES};
-use super::directory::Directory;
+use super::directory::{Directory, UserApps};
 use super::events::{
     Actor, Credential, Draft, EventLog, Origin, app_instance_target, app_target, app_user_target,
     authenticator_target, failed_sign_in,
@@ -74,7 +74,7 @@ pub(crate) fn record(
                     not_before: from.max(window.start),
                     until: until.min(window.end),
                 };
-                sign_in(rng, directory, &apps_by_user[user], log, user, slot);
+                sign_in(rng, directory, apps_by_user.of(user), log, user, slot);
                 let last_login = &mut directory.users[user].last_login;
                 *last_login = Some(last_login.map_or(at, |previous| previous.max(at)));
             }
@@ -108,7 +108,7 @@ fn draw_sign_in_time(
 fn sign_in(
     rng: &mut ChaCha8Rng,
     directory: &Directory,
-    apps: &[usize],
+    apps: UserApps<'_>,
     log: &mut EventLog,
     user_index: usize,
     slot: Slot,
@@ -206,14 +206,14 @@ impl SignIn<'_> {
     }
 
     /// Writes zero to two sign-ons into apps the user is assigned to, within the slot.
-    fn sign_on_to_apps(&self, rng: &mut ChaCha8Rng, log: &mut EventLog, apps: &[usize]) {
+    fn sign_on_to_apps(&self, rng: &mut ChaCha8Rng, log: &mut EventLog, apps: UserApps<'_>) {
         let roll = rng.gen_range(0..100);
         let count = SSO_PERCENTS
             .iter()
             .filter(|&&percent| roll < percent)
             .count();
         for _ in 0..count {
-            let Some(&app_index) = apps.choose(rng) else {
+            let Some(app_index) = apps.choose(rng) else {
                 break;
             };
             let sso_at =

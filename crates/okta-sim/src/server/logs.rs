@@ -16,7 +16,6 @@
 //! contains every keyword, ignoring case. The `after` cursor reads `<epoch ms>_<position>`
 //! and is opaque to clients.
 
-use std::cmp::Ordering;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -28,6 +27,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::directory::query_params;
 use super::error::ApiError;
+use super::index::LogIndex;
 use super::paging::{self, Links, Params};
 use crate::filter::{Expr, MatchOptions};
 use crate::model::LogEvent;
@@ -128,7 +128,7 @@ impl LogQuery {
         if self.keywords.is_empty() {
             return true;
         }
-        let text = event.as_json().to_lowercase();
+        let text = event.to_json_string().to_lowercase();
         self.keywords.iter().all(|keyword| text.contains(keyword))
     }
 }
@@ -202,19 +202,6 @@ fn filter_document(filter: &Expr, event: &LogEvent) -> Value {
     }
 }
 
-/// Storage time of each event in epoch milliseconds: its `published`, or the storage time
-/// of the event before it if that is later.
-fn storage_times(events: &[LogEvent]) -> Vec<i64> {
-    let mut latest = i64::MIN;
-    events
-        .iter()
-        .map(|event| {
-            latest = latest.max(event.published().timestamp_millis());
-            latest
-        })
-        .collect()
-}
-
 /// A page of events, as indices into the log, and the cursor of the next page.
 struct LogPage {
     events: Vec<usize>,
@@ -224,12 +211,14 @@ struct LogPage {
 impl LogPage {
     /// Writes the page as a JSON array from the stored event text, without parsing it.
     fn to_json(&self, events: &[LogEvent]) -> String {
-        let mut body = String::from("[");
+        // Generated events take about 2 KB each; reserving once spares copies while growing.
+        let mut body = String::with_capacity(self.events.len() * 2200 + 2);
+        body.push('[');
         for (position, &index) in self.events.iter().enumerate() {
             if position > 0 {
                 body.push(',');
             }
-            body.push_str(events[index].as_json());
+            events[index].write_json(&mut body);
         }
         body.push(']');
         body
@@ -237,31 +226,29 @@ impl LogPage {
 }
 
 /// Polling: events in storage order from the cursor, or from the first stored at or after `since`.
-fn poll(events: &[LogEvent], query: &LogQuery) -> LogPage {
-    let stored = storage_times(events);
+fn poll(events: &[LogEvent], index: &LogIndex, query: &LogQuery) -> LogPage {
     let since = query
         .since
         .unwrap_or(query.now - Duration::days(DEFAULT_SPAN_DAYS))
         .timestamp_millis();
     let start = match query.after {
         Some(cursor) => cursor.index.min(events.len()),
-        None => stored.partition_point(|&time| time < since),
+        None => index.first_stored_from(events, since),
     };
     let mut page = Vec::new();
     let mut next_index = events.len();
-    for (index, event) in events.iter().enumerate().skip(start) {
+    for (position, event) in events.iter().enumerate().skip(start) {
         if page.len() == query.limit {
-            next_index = index;
+            next_index = position;
             break;
         }
         if query.selects(event) {
-            page.push(index);
+            page.push(position);
         }
     }
     let millis = next_index
         .checked_sub(1)
-        .and_then(|index| stored.get(index))
-        .copied()
+        .map(|position| index.stored_at(events, position))
         .unwrap_or_else(|| query.now.timestamp_millis());
     LogPage {
         events: page,
@@ -286,42 +273,59 @@ fn repeat_last_event(page: &mut LogPage, limit: usize) {
 }
 
 /// Bounded: events with `since <= published < until` ordered by `published`, then position.
-fn bounded(events: &[LogEvent], query: &LogQuery) -> LogPage {
+fn bounded(events: &[LogEvent], index: &LogIndex, query: &LogQuery) -> LogPage {
     let until = query.until.unwrap_or(query.now);
     let since = query
         .since
         .unwrap_or(until - Duration::days(DEFAULT_SPAN_DAYS));
-    let position = |index: usize| Cursor {
-        millis: events[index].published().timestamp_millis(),
-        index,
-    };
-    let order = |left: &Cursor, right: &Cursor| {
-        let ordering = left.cmp(right);
-        if query.descending {
-            ordering.reverse()
-        } else {
-            ordering
+    let cursor_at = |rank: usize| {
+        let position = index.by_published(rank);
+        Cursor {
+            millis: events[position].published().timestamp_millis(),
+            index: position,
         }
     };
-    let mut selected: Vec<Cursor> = (0..events.len())
-        .filter(|&index| {
-            let published = events[index].published();
-            since <= published && published < until
-        })
-        .map(position)
-        .filter(|cursor| {
-            query
-                .after
-                .is_none_or(|after| order(cursor, &after) == Ordering::Greater)
-        })
-        .collect();
-    selected.sort_by(order);
-    take_page(events, query, selected)
+    let first_rank = |wanted: &dyn Fn(usize) -> bool| {
+        let (mut low, mut high) = (0, index.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if wanted(middle) {
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+        low
+    };
+    let published = |rank: usize| events[index.by_published(rank)].published();
+    let mut low = first_rank(&|rank| published(rank) >= since);
+    let mut high = first_rank(&|rank| published(rank) >= until).max(low);
+    if let Some(after) = query.after {
+        if query.descending {
+            high = high
+                .min(first_rank(&|rank| cursor_at(rank) >= after))
+                .max(low);
+        } else {
+            low = low
+                .max(first_rank(&|rank| cursor_at(rank) > after))
+                .min(high);
+        }
+    }
+    let ranks: Box<dyn Iterator<Item = usize>> = if query.descending {
+        Box::new((low..high).rev())
+    } else {
+        Box::new(low..high)
+    };
+    take_page(events, query, ranks.map(cursor_at))
 }
 
 /// Takes up to `limit` selected events in order; the cursor of the last one becomes the
 /// `next` cursor if a further selected event exists.
-fn take_page(events: &[LogEvent], query: &LogQuery, ordered: Vec<Cursor>) -> LogPage {
+fn take_page(
+    events: &[LogEvent],
+    query: &LogQuery,
+    ordered: impl Iterator<Item = Cursor>,
+) -> LogPage {
     let mut page = Vec::new();
     let mut last = None;
     let mut more = false;
@@ -352,14 +356,15 @@ pub(crate) async fn list_logs(
     let params = query_params(&uri);
     let query = LogQuery::parse(&params, Utc::now())?;
     let org = state.read_org();
+    let index = state.index.log(&org);
     let page = if query.is_polling() {
-        let mut page = poll(&org.events, &query);
+        let mut page = poll(&org.events, &index, &query);
         if state.faults.faults.duplicate_log_events {
             repeat_last_event(&mut page, query.limit);
         }
         page
     } else {
-        bounded(&org.events, &query)
+        bounded(&org.events, &index, &query)
     };
     let body = page.to_json(&org.events);
     drop(org);
@@ -407,7 +412,10 @@ mod tests {
             event("2025-01-01T00:00:05.000Z", 1),
             event("2025-01-01T00:00:20.000Z", 2),
         ];
-        let times = storage_times(&events);
+        let index = LogIndex::build(&events);
+        let times: Vec<i64> = (0..3)
+            .map(|position| index.stored_at(&events, position))
+            .collect();
         assert_eq!(times[1], times[0]);
         assert!(times[2] > times[1]);
     }
@@ -419,12 +427,17 @@ mod tests {
             event("2025-01-01T00:00:10.000Z", 0),
             event("2025-01-01T00:00:20.000Z", 1),
         ];
-        let first = poll(&events, &query(&[("since", "2025-01-01T00:00:00Z")], now));
+        let first = poll(
+            &events,
+            &LogIndex::build(&events),
+            &query(&[("since", "2025-01-01T00:00:00Z")], now),
+        );
         assert_eq!(first.events.len(), 2);
         let cursor = first.next.unwrap();
 
         let empty = poll(
             &events,
+            &LogIndex::build(&events),
             &LogQuery {
                 after: Some(cursor),
                 ..query(&[], now)
@@ -436,6 +449,7 @@ mod tests {
         events.push(event("2025-01-01T00:00:01.000Z", 2));
         let late = poll(
             &events,
+            &LogIndex::build(&events),
             &LogQuery {
                 after: Some(cursor),
                 ..query(&[], now)
@@ -458,7 +472,7 @@ mod tests {
             ("until", "2025-01-01T01:00:00Z"),
             ("limit", "2"),
         ];
-        let first = bounded(&events, &query(&params, now));
+        let first = bounded(&events, &LogIndex::build(&events), &query(&params, now));
         assert_eq!(
             first.events,
             vec![1, 2],
@@ -466,6 +480,7 @@ mod tests {
         );
         let second = bounded(
             &events,
+            &LogIndex::build(&events),
             &LogQuery {
                 after: first.next,
                 ..query(&params, now)
@@ -488,7 +503,7 @@ mod tests {
             ("until", "2025-06-01T00:00:00Z"),
             ("filter", "eventType eq \"user.session.start\""),
         ];
-        let page = bounded(&events, &query(&params, now));
+        let page = bounded(&events, &LogIndex::build(&events), &query(&params, now));
         assert_eq!(
             page.events.len(),
             1,

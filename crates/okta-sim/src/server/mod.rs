@@ -24,6 +24,7 @@ mod dpop;
 mod error;
 mod faults;
 mod hooks;
+mod index;
 mod keys;
 mod limits;
 mod logs;
@@ -120,6 +121,8 @@ pub(crate) struct AppState {
     pub authority: Authority,
     pub limiter: RateLimiter,
     pub faults: FaultState,
+    /// Sorted views of the org and rendered users, rebuilt when the org changes.
+    pub index: index::Indexes,
 }
 
 impl AppState {
@@ -270,6 +273,7 @@ pub async fn serve(mut org: Org, options: SimOptions) -> anyhow::Result<RunningS
         authority,
         limiter: RateLimiter::new(options.rate_limits),
         faults: FaultState::new(options.faults.clone()),
+        index: index::Indexes::default(),
     });
 
     let (stop, task) = spawn_server(listener, Arc::clone(&state));

@@ -16,6 +16,7 @@ fn fixed_spec(seed: u64) -> OrgSpec {
         log_days: 14,
         end: Utc.with_ymd_and_hms(2025, 7, 21, 14, 0, 0).unwrap(),
         scenarios: ScenarioKind::all(),
+        memberships: None,
     }
 }
 
@@ -397,6 +398,7 @@ fn small_spec_still_generates() {
         log_days: 0,
         end: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
         scenarios: ScenarioKind::all(),
+        memberships: None,
     };
     let org = generate(&spec);
     assert_eq!(org.counts().users, 3);
@@ -416,6 +418,7 @@ fn empty_spec_generates_empty_org() {
         log_days: 30,
         end: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
         scenarios: ScenarioKind::all(),
+        memberships: None,
     };
     let org = generate(&spec);
     assert_eq!(org.counts().users, 0);
@@ -470,4 +473,107 @@ fn default_spec_has_demo_sized_volume() {
         "privilege_grant",
         "password_spray"
     ])));
+}
+
+/// A spec past the catalog of groups, with a membership target.
+fn large_directory_spec(seed: u64) -> OrgSpec {
+    OrgSpec {
+        users: 300,
+        groups: 700,
+        apps: 60,
+        log_days: 3,
+        memberships: Some(9_000),
+        ..fixed_spec(seed)
+    }
+}
+
+#[test]
+fn same_seed_gives_identical_large_directory() {
+    let first = serde_json::to_string(&generate(&large_directory_spec(8))).unwrap();
+    let second = serde_json::to_string(&generate(&large_directory_spec(8))).unwrap();
+    assert!(first == second, "two orgs from one spec differ");
+}
+
+#[test]
+fn requested_group_count_is_honoured() {
+    let org = generate(&large_directory_spec(8));
+    assert_eq!(org.groups.len(), 700);
+    let names: HashSet<&str> = org.groups.iter().map(|group| group.name.as_str()).collect();
+    assert_eq!(names.len(), 700, "group names are unique");
+    let ids: HashSet<&str> = org.groups.iter().map(|group| group.id.as_str()).collect();
+    assert_eq!(ids.len(), 700, "group ids are unique");
+}
+
+#[test]
+fn membership_target_is_reached() {
+    let org = generate(&large_directory_spec(8));
+    let memberships = org.counts().memberships;
+    assert!(
+        (8_900..=9_100).contains(&memberships),
+        "{memberships} memberships for a target of 9000"
+    );
+    for (group, members) in &org.memberships {
+        let unique: HashSet<&String> = members.iter().collect();
+        assert_eq!(unique.len(), members.len(), "duplicate member in `{group}`");
+        assert!(members.is_sorted(), "members of `{group}` are not sorted");
+    }
+}
+
+#[test]
+fn membership_target_leaves_default_groups_alone() {
+    let plain = generate(&fixed_spec(4));
+    let targeted = generate(&OrgSpec {
+        memberships: Some(plain.counts().memberships * 2),
+        ..fixed_spec(4)
+    });
+    let ids = |org: &Org| -> Vec<String> { org.users.iter().map(|user| user.id.clone()).collect() };
+    assert_eq!(ids(&plain), ids(&targeted));
+    assert_eq!(plain.groups.len(), targeted.groups.len());
+    let everyone = &plain.groups[0].id;
+    assert_eq!(plain.memberships[everyone], targeted.memberships[everyone]);
+    assert!(targeted.counts().memberships > plain.counts().memberships);
+}
+
+#[test]
+fn compact_events_render_consistently() {
+    let org = generate(&fixed_spec(6));
+    for event in org.events.iter().step_by(7) {
+        let rendered = event.to_json_string();
+        let value: Value = serde_json::from_str(&rendered).unwrap();
+        assert_eq!(value["uuid"], event.uuid().as_str());
+        assert_eq!(value["eventType"], event.event_type());
+        assert_eq!(
+            value["transaction"]["id"],
+            value["debugContext"]["debugData"]["requestId"]
+        );
+        let session = &value["authenticationContext"]["externalSessionId"];
+        assert_eq!(session, &value["authenticationContext"]["rootSessionId"]);
+        assert_eq!(session.as_str().unwrap().len(), 25);
+        assert_eq!(event.as_json(), rendered, "the kept text matches");
+    }
+}
+
+#[test]
+fn sign_in_events_share_their_session() {
+    let org = generate(&fixed_spec(6));
+    let events = values(&org);
+    let mut sessions: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for event in &events {
+        if event["actor"]["type"] == "User" && event["client"]["ipAddress"].is_string() {
+            let session = event["authenticationContext"]["externalSessionId"]
+                .as_str()
+                .unwrap();
+            sessions
+                .entry(session)
+                .or_default()
+                .insert(event["eventType"].as_str().unwrap());
+        }
+    }
+    assert!(
+        sessions
+            .values()
+            .any(|types| types.contains("user.session.start")
+                && types.contains("user.authentication.sso")),
+        "a sign-in and its app sign-ons share a session id"
+    );
 }

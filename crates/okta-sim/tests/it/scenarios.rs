@@ -18,6 +18,7 @@ fn spec() -> OrgSpec {
         log_days: 14,
         end: Utc.with_ymd_and_hms(2025, 7, 21, 14, 0, 0).unwrap(),
         scenarios: ScenarioKind::all(),
+        memberships: None,
     }
 }
 

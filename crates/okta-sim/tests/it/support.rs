@@ -24,6 +24,7 @@ pub fn small_spec(seed: u64) -> OrgSpec {
             .duration_trunc(chrono::Duration::seconds(1))
             .unwrap(),
         scenarios: ScenarioKind::all(),
+        memberships: None,
     }
 }
 

@@ -1,0 +1,427 @@
+//! Indices over the served org, so that a page request costs about as much as its page.
+//!
+//! The org is plain data that tests may change while the server runs, so each index
+//! records the length and buffer address of the list it was built from and is rebuilt
+//! when either differs. The rendered JSON of users is cached per user together with a
+//! digest of the user's fields, and rendered again when the digest differs.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+
+use crate::generate::Org;
+use crate::model::{Group, LogEvent, User};
+
+/// Length and buffer address of a list, which change when it is replaced or resized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fingerprint {
+    len: usize,
+    address: usize,
+    /// `published` of the first and last event, for the log.
+    ends: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Fingerprint {
+    fn of<T>(items: &[T]) -> Fingerprint {
+        Fingerprint {
+            len: items.len(),
+            address: items.as_ptr() as usize,
+            ends: None,
+        }
+    }
+
+    fn of_log(events: &[LogEvent]) -> Fingerprint {
+        Fingerprint {
+            ends: events
+                .first()
+                .zip(events.last())
+                .map(|(first, last)| (first.published(), last.published())),
+            ..Fingerprint::of(events)
+        }
+    }
+}
+
+/// A fast hasher for digests and id lookups in memory; not for untrusted keys.
+///
+/// Each 8-byte word is mixed in with a rotate, an exclusive or and a multiplication by
+/// an odd constant, as rustc's `FxHasher` does. With SipHash, digests took a tenth of
+/// the CPU time of page requests.
+#[derive(Default)]
+pub(crate) struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let remainder = chunks.remainder();
+        let mut rest = [0u8; 8];
+        rest[..remainder.len()].copy_from_slice(remainder);
+        self.add(u64::from_le_bytes(rest) ^ remainder.len() as u64);
+    }
+
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.add(value);
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// Positions of a list's items ordered by id, and by id for lookups.
+pub(crate) struct ById {
+    fingerprint: Fingerprint,
+    order: Vec<u32>,
+    positions: FastMap<Box<str>, u32>,
+}
+
+impl ById {
+    pub fn build<T>(items: &[T], id: impl Fn(&T) -> &str) -> ById {
+        let mut order: Vec<u32> = (0..items.len() as u32).collect();
+        order.sort_unstable_by(|left, right| {
+            id(&items[*left as usize]).cmp(id(&items[*right as usize]))
+        });
+        // Built from the back, so that the first of two items with one id is kept.
+        let mut positions = FastMap::default();
+        for (position, item) in items.iter().enumerate().rev() {
+            positions.insert(id(item).into(), position as u32);
+        }
+        ById {
+            fingerprint: Fingerprint::of(items),
+            order,
+            positions,
+        }
+    }
+
+    /// Returns the positions, in id order, of the items whose id is greater than `after`.
+    pub fn after<'a, T>(
+        &'a self,
+        items: &'a [T],
+        id: impl Fn(&T) -> &str,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = usize> + 'a {
+        let start = after.map_or(0, |after| {
+            self.order
+                .partition_point(|&position| id(&items[position as usize]) <= after)
+        });
+        self.order[start..]
+            .iter()
+            .map(|&position| position as usize)
+    }
+
+    /// Finds the position of the first item with this id.
+    pub fn find<T>(&self, items: &[T], id: impl Fn(&T) -> &str, wanted: &str) -> Option<usize> {
+        let position = *self.positions.get(wanted)? as usize;
+        (id(items.get(position)?) == wanted).then_some(position)
+    }
+}
+
+/// Storage times and `published` order of the System Log.
+pub(crate) struct LogIndex {
+    fingerprint: Fingerprint,
+    /// Storage time of each event in epoch milliseconds: its `published`, or the storage
+    /// time of the event before it if that is later. `None` when every event is stored
+    /// in `published` order, so that the storage time is `published` itself.
+    stored: Option<Vec<i64>>,
+    /// Event positions ordered by `published` (in milliseconds), then position; `None`
+    /// when that is storage order.
+    by_published: Option<Vec<u32>>,
+}
+
+impl LogIndex {
+    pub fn build(events: &[LogEvent]) -> LogIndex {
+        let millis: Vec<i64> = events
+            .iter()
+            .map(|event| event.published().timestamp_millis())
+            .collect();
+        let in_order = millis.windows(2).all(|pair| pair[0] <= pair[1]);
+        let (stored, by_published) = if in_order {
+            (None, None)
+        } else {
+            let mut latest = i64::MIN;
+            let stored = millis
+                .iter()
+                .map(|&time| {
+                    latest = latest.max(time);
+                    latest
+                })
+                .collect();
+            let mut order: Vec<u32> = (0..events.len() as u32).collect();
+            order.sort_unstable_by_key(|&position| (millis[position as usize], position));
+            (Some(stored), Some(order))
+        };
+        LogIndex {
+            fingerprint: Fingerprint::of_log(events),
+            stored,
+            by_published,
+        }
+    }
+
+    /// Returns the storage time of the event at `position`.
+    pub fn stored_at(&self, events: &[LogEvent], position: usize) -> i64 {
+        match &self.stored {
+            Some(stored) => stored[position],
+            None => events[position].published().timestamp_millis(),
+        }
+    }
+
+    /// Returns the position of the first event stored at or after `millis`.
+    pub fn first_stored_from(&self, events: &[LogEvent], millis: i64) -> usize {
+        let (mut low, mut high) = (0, events.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if self.stored_at(events, middle) < millis {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        low
+    }
+
+    /// Returns the number of events in `published` order.
+    pub fn len(&self) -> usize {
+        self.fingerprint.len
+    }
+
+    /// Returns the event at `rank` of the `published` order.
+    pub fn by_published(&self, rank: usize) -> usize {
+        match &self.by_published {
+            Some(order) => order[rank] as usize,
+            None => rank,
+        }
+    }
+}
+
+/// The indices of one server, each built on first use.
+#[derive(Default)]
+pub(crate) struct Indexes {
+    users: Mutex<Option<Arc<ById>>>,
+    groups: Mutex<Option<Arc<ById>>>,
+    log: Mutex<Option<Arc<LogIndex>>>,
+    rendered_users: Mutex<HashMap<usize, (u64, Arc<str>)>>,
+    rendered_groups: Mutex<HashMap<usize, (u64, Arc<str>)>>,
+    /// Whether a list of ids is sorted, by the list's buffer address and length.
+    sorted_lists: Mutex<HashMap<(usize, usize), bool>>,
+}
+
+/// Returns the cached index if it was built from the same list, or builds a new one.
+fn cached<T>(
+    slot: &Mutex<Option<Arc<T>>>,
+    fingerprint: Fingerprint,
+    current: impl Fn(&T) -> Fingerprint,
+    build: impl FnOnce() -> T,
+) -> Arc<T> {
+    let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(index) = slot.as_ref()
+        && current(index) == fingerprint
+    {
+        return index.clone();
+    }
+    let index = Arc::new(build());
+    *slot = Some(index.clone());
+    index
+}
+
+impl Indexes {
+    pub fn users(&self, org: &Org) -> Arc<ById> {
+        cached(
+            &self.users,
+            Fingerprint::of(&org.users),
+            |index| index.fingerprint,
+            || ById::build(&org.users, |user| &user.id),
+        )
+    }
+
+    pub fn groups(&self, org: &Org) -> Arc<ById> {
+        cached(
+            &self.groups,
+            Fingerprint::of(&org.groups),
+            |index| index.fingerprint,
+            || ById::build(&org.groups, |group: &Group| &group.id),
+        )
+    }
+
+    pub fn log(&self, org: &Org) -> Arc<LogIndex> {
+        cached(
+            &self.log,
+            Fingerprint::of_log(&org.events),
+            |index| index.fingerprint,
+            || LogIndex::build(&org.events),
+        )
+    }
+
+    /// Returns whether a list of ids is sorted, checking each list once while it keeps
+    /// its buffer and length.
+    pub fn is_sorted(&self, list: &[String]) -> bool {
+        let key = (list.as_ptr() as usize, list.len());
+        let mut sorted = self
+            .sorted_lists
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *sorted.entry(key).or_insert_with(|| list.is_sorted())
+    }
+
+    /// Returns the JSON text of the users at `positions`, as `User::to_okta_json`
+    /// renders them, from the cache where the user has not changed.
+    pub fn user_json(&self, org: &Org, positions: &[usize], base_url: &str) -> Vec<Arc<str>> {
+        rendered(
+            &self.rendered_users,
+            positions,
+            |position| user_digest(&org.users[position]),
+            |position| org.users[position].to_okta_json(base_url).to_string(),
+        )
+    }
+
+    /// Returns the JSON text of the groups at `positions`, as `Group::to_okta_json`
+    /// renders them, from the cache where the group has not changed.
+    pub fn group_json(&self, org: &Org, positions: &[usize], base_url: &str) -> Vec<Arc<str>> {
+        rendered(
+            &self.rendered_groups,
+            positions,
+            |position| group_digest(&org.groups[position]),
+            |position| org.groups[position].to_okta_json(base_url).to_string(),
+        )
+    }
+}
+
+/// Returns the rendered text of the objects at `positions`, from `cache` where the
+/// object's digest is unchanged, rendering and caching the others.
+fn rendered(
+    cache: &Mutex<HashMap<usize, (u64, Arc<str>)>>,
+    positions: &[usize],
+    digest: impl Fn(usize) -> u64,
+    render: impl Fn(usize) -> String,
+) -> Vec<Arc<str>> {
+    {
+        let digests: Vec<u64> = positions.iter().map(|&position| digest(position)).collect();
+        let mut found: Vec<Option<Arc<str>>> = {
+            let cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+            positions
+                .iter()
+                .zip(&digests)
+                .map(|(position, digest)| {
+                    cache
+                        .get(position)
+                        .filter(|(cached, _)| cached == digest)
+                        .map(|(_, text)| text.clone())
+                })
+                .collect()
+        };
+        let mut fresh = Vec::new();
+        for (slot, (&position, &digest)) in found.iter_mut().zip(positions.iter().zip(&digests)) {
+            if slot.is_none() {
+                let text: Arc<str> = render(position).into();
+                fresh.push((position, digest, text.clone()));
+                *slot = Some(text);
+            }
+        }
+        if !fresh.is_empty() {
+            let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+            for (position, digest, text) in fresh {
+                cache.insert(position, (digest, text));
+            }
+        }
+        found.into_iter().flatten().collect()
+    }
+}
+
+/// Digests every field of a group that its JSON shows.
+fn group_digest(group: &Group) -> u64 {
+    let mut hasher = FastHasher::default();
+    group.id.hash(&mut hasher);
+    (
+        group.created,
+        group.last_updated,
+        group.last_membership_updated,
+    )
+        .hash(&mut hasher);
+    group.group_type.hash(&mut hasher);
+    group.name.hash(&mut hasher);
+    group.description.hash(&mut hasher);
+    group.source_app_id.hash(&mut hasher);
+    if let Some(directory) = &group.directory {
+        for text in [
+            &directory.sam_account_name,
+            &directory.dn,
+            &directory.windows_domain_qualified_name,
+            &directory.external_id,
+            &directory.object_sid,
+        ] {
+            text.hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
+
+/// Digests every field of a user that its JSON shows.
+fn user_digest(user: &User) -> u64 {
+    let mut hasher = FastHasher::default();
+    user.id.hash(&mut hasher);
+    user.status.hash(&mut hasher);
+    (
+        user.created,
+        user.activated,
+        user.status_changed,
+        user.last_login,
+        user.last_updated,
+        user.password_changed,
+    )
+        .hash(&mut hasher);
+    user.type_id.hash(&mut hasher);
+    let profile = &user.profile;
+    for text in [
+        &profile.first_name,
+        &profile.last_name,
+        &profile.display_name,
+        &profile.login,
+        &profile.email,
+        &profile.title,
+        &profile.department,
+        &profile.organization,
+        &profile.cost_center,
+        &profile.employee_number,
+        &profile.user_type,
+        &profile.city,
+        &profile.state,
+        &profile.country_code,
+        &profile.timezone,
+    ] {
+        text.hash(&mut hasher);
+    }
+    for text in [
+        &profile.second_email,
+        &profile.mobile_phone,
+        &profile.manager_id,
+        &profile.manager,
+    ] {
+        text.hash(&mut hasher);
+    }
+    hasher.finish()
+}
