@@ -2,12 +2,19 @@
 //! (native, Sigma detection and correlation rules) and through the SigmaHQ
 //! Okta rules, on one core, over simulator events.
 //!
-//! Run: `cargo run --release -p idaudit-bench --bin detect_rate -- [USERS] [DAYS] [SEEDS] [JSONL]`
-//! (defaults 2000, 30 and 1). Each seed generates one org of USERS users
-//! and DAYS days of System Log; the orgs are laid end to end in time, so
-//! the events stay in `published` order. With JSONL, the events are also
-//! written there, one per line, for `bench/detect_sqlite.py`, and the number
-//! of events each SigmaHQ rule matches is printed for comparison with it.
+//! Run: `cargo run --release -p idaudit-bench --bin detect_rate -- MODE ...`
+//!
+//! - `generate USERS DAYS SEEDS` generates SEEDS orgs of USERS users and
+//!   DAYS days of System Log, one at a time and laid end to end in time,
+//!   and streams each through one built-in-pack detector and one SigmaHQ
+//!   detector, printing both rates and the process's resident memory.
+//! - `write USERS DAYS SEEDS JSONL` writes the same events, one per line,
+//!   to a file or to stdout for `-`, for `bench/detect_sqlite.py`.
+//! - `file JSONL [PASS]...` times passes over a file's events: `parse`
+//!   (a whole `serde_json::Value`), `project` (the built-in detector's own
+//!   parse only), `builtin`, `sigmahq`, and `matches`, which prints how
+//!   many events each SigmaHQ detection matches, for comparison with
+//!   `bench/detect_sqlite.py`.
 //!
 //! Each timed pass starts from the JSON text, as stored events are read,
 //! so parsing is part of every rate.
@@ -31,7 +38,7 @@ fn main() -> Result<()> {
         Some("write") => {
             let (users, days, seeds) = org_arguments(&arguments[1..])?;
             let path = arguments.get(4).context(USAGE)?;
-            write_jsonl(path, &generate(users, days, seeds, 0))
+            write_jsonl(path, users, days, seeds)
         }
         Some("file") => {
             let path = arguments.get(1).context(USAGE)?;
@@ -42,7 +49,7 @@ fn main() -> Result<()> {
     }
 }
 
-const USAGE: &str = "Usage: detect_rate generate USERS DAYS SEEDS | write USERS DAYS SEEDS JSONL | file JSONL [parse|builtin|sigmahq|matches]...";
+const USAGE: &str = "Usage: detect_rate generate USERS DAYS SEEDS | write USERS DAYS SEEDS JSONL|- | file JSONL [parse|project|builtin|sigmahq|matches]...";
 
 fn org_arguments(arguments: &[String]) -> Result<(usize, u32, usize)> {
     let [users, days, seeds, ..] = arguments else {
@@ -90,33 +97,69 @@ fn first_end() -> chrono::DateTime<Utc> {
         .unwrap_or_default()
 }
 
-/// Generates one org at a time and runs the built-in pack over each in
-/// turn, with one detector for all of them, timing only detection.
+/// Generates one org at a time and runs the built-in pack, then the
+/// SigmaHQ rules, over each in turn, with one detector of each for all
+/// of them, timing only parsing and detection. Prints the resident memory
+/// every tenth org and the peak at the end.
 fn run_streaming(users: usize, days: u32, seeds: usize) -> Result<()> {
-    let mut detector = RuleSet::builtin()?.detector(Settings::default())?;
-    let mut seconds = Seconds::default();
+    let mut passes = [
+        (
+            "builtin",
+            RuleSet::builtin()?.detector(Settings::default())?,
+        ),
+        (
+            "sigmahq",
+            RuleSet::sigmahq()?.detector(Settings::default())?,
+        ),
+    ];
+    let mut seconds = [Seconds::default(); 2];
+    let mut alerts = [0usize; 2];
     let mut events = 0;
-    let mut alerts = 0;
     for seed in 0..seeds {
         let batch = generate(users, days, 1, seed);
-        let clock = Clock::start();
-        for text in &batch {
-            let event = detector
-                .parse(text)
-                .map_err(|error| anyhow::anyhow!("Generated event not readable: {error:?}"))?;
-            alerts += detector.observe(&event).len();
+        for (index, (_, detector)) in passes.iter_mut().enumerate() {
+            let clock = Clock::start();
+            for text in &batch {
+                let event = detector
+                    .parse(text)
+                    .map_err(|error| anyhow::anyhow!("Generated event not readable: {error:?}"))?;
+                alerts[index] += detector.observe(&event).len();
+            }
+            seconds[index] += clock.seconds();
         }
-        seconds += clock.seconds();
         events += batch.len();
+        if seed % 10 == 9 || seed + 1 == seeds {
+            eprintln!(
+                "After {} orgs ({events} events): resident memory {} MB",
+                seed + 1,
+                memory_kb("VmRSS") / 1024
+            );
+        }
     }
-    let clock = Clock::start();
-    alerts += detector.finish().len();
-    seconds += clock.seconds();
-    println!(
-        "builtin, streamed: {}, {alerts} alert updates",
-        seconds.describe(events)
-    );
+    for (index, (name, detector)) in passes.iter_mut().enumerate() {
+        let clock = Clock::start();
+        alerts[index] += detector.finish().len();
+        seconds[index] += clock.seconds();
+        println!(
+            "{name}, streamed: {}, {} alert updates",
+            seconds[index].describe(events),
+            alerts[index]
+        );
+    }
+    println!("peak resident memory: {} MB", memory_kb("VmHWM") / 1024);
     Ok(())
+}
+
+/// Returns a memory figure of this process from `/proc/self/status`, in
+/// KiB, such as `VmRSS` (resident now) or `VmHWM` (peak resident); zero
+/// where the file does not exist.
+fn memory_kb(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Reads a JSON Lines file and times each pass over its events.
@@ -131,6 +174,7 @@ fn run_file(path: &str, passes: &[&str]) -> Result<()> {
     for pass in passes {
         let (seconds, alerts) = match *pass {
             "parse" => time_pass(None, &events)?,
+            "project" => time_project(&RuleSet::builtin()?, &events)?,
             "builtin" => time_pass(Some(&RuleSet::builtin()?), &events)?,
             "sigmahq" => time_pass(Some(&RuleSet::sigmahq()?), &events)?,
             "matches" => {
@@ -247,12 +291,31 @@ fn time_pass(set: Option<&RuleSet>, events: &[&str]) -> Result<(Seconds, usize)>
     Ok((seconds, alerts))
 }
 
-fn write_jsonl(path: &str, events: &[String]) -> Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("Failed to create `{path}`"))?;
-    let mut writer = std::io::BufWriter::new(file);
-    for event in events {
-        writer.write_all(event.as_bytes())?;
-        writer.write_all(b"\n")?;
+/// Parses every event with the detector's projection only, without rules.
+fn time_project(set: &RuleSet, events: &[&str]) -> Result<(Seconds, usize)> {
+    let detector = set.detector(Settings::default())?;
+    let clock = Clock::start();
+    for text in events {
+        let event = detector.parse(text);
+        std::hint::black_box(&event);
+    }
+    Ok((clock.seconds(), 0))
+}
+
+/// Writes the events of `seeds` orgs to `path`, or to stdout for `-`,
+/// one org at a time so that only one org's events are in memory.
+fn write_jsonl(path: &str, users: usize, days: u32, seeds: usize) -> Result<()> {
+    let output: Box<dyn Write> = if path == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(std::fs::File::create(path).with_context(|| format!("Failed to create `{path}`"))?)
+    };
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, output);
+    for seed in 0..seeds {
+        for event in generate(users, days, 1, seed) {
+            writer.write_all(event.as_bytes())?;
+            writer.write_all(b"\n")?;
+        }
     }
     writer.flush()?;
     Ok(())
@@ -291,6 +354,7 @@ fn print_sigmahq_matches(events: &[&str]) -> Result<()> {
     let mut lines: Vec<_> = rules
         .iter()
         .zip(counts)
+        .filter(|(rule, _)| matches!(rule.body, RuleBody::Detection(_)))
         .map(|(rule, count)| (rule.meta.title.clone(), count))
         .collect();
     lines.sort();

@@ -6,6 +6,8 @@
 //! other JSON are reported as unrecognised, so no rule can match them by
 //! accident, even though Sigma field names match keys without regard to case.
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -22,6 +24,9 @@ pub struct Event {
     pub event_type: String,
     /// The whole event, as Okta sent it.
     pub value: Value,
+    /// Whether Okta itself acted, worked out on first use: every rule
+    /// about people asks.
+    system_actor: OnceLock<bool>,
 }
 
 /// Reason a stored record is not an event rules can read.
@@ -37,7 +42,8 @@ impl Event {
     /// Dotted paths of the fields that [`Event::parse`] reads and that the
     /// accessors with fixed paths read, such as [`Event::actor_name`]. Rules
     /// that call [`Event::text`] or [`Event::debug_text`] name their paths in
-    /// [`crate::Rule::fields`].
+    /// [`crate::Rule::fields`]; rules that read some of these fields on a
+    /// few event types only say so in [`crate::Rule::fields_for`].
     pub const ACCESSOR_FIELDS: &[&str] = &[
         "uuid",
         "published",
@@ -55,6 +61,22 @@ impl Event {
         "target.alternateId",
         "target.displayName",
         "target.id",
+    ];
+
+    /// Dotted paths of the fields that a detector parses on every event:
+    /// those that [`Event::parse`] reads, and those that allow-lists, the
+    /// skipping of Okta's system actor and correlation tallies read.
+    pub const CORE_FIELDS: &[&str] = &[
+        "uuid",
+        "published",
+        "eventType",
+        "outcome.result",
+        "client.ipAddress",
+        "securityContext.asNumber",
+        "actor.alternateId",
+        "actor.displayName",
+        "actor.id",
+        "actor.type",
     ];
 
     /// Parses a stored LogEvent.
@@ -93,6 +115,7 @@ impl Event {
             published,
             event_type,
             value,
+            system_actor: OnceLock::new(),
         })
     }
 
@@ -123,12 +146,16 @@ impl Event {
         self.text("actor.type")
     }
 
-    /// Tells whether Okta itself, not a person or a client, acted.
+    /// Tells whether Okta itself, not a person or a client, acted. The
+    /// answer is computed once, so a change to `value` after the first
+    /// call is not seen.
     pub fn actor_is_system(&self) -> bool {
-        self.actor_type() == Some("SystemPrincipal")
-            || self
-                .actor_name()
-                .is_some_and(|name| name.eq_ignore_ascii_case(SYSTEM_ACTOR))
+        *self.system_actor.get_or_init(|| {
+            self.actor_type() == Some("SystemPrincipal")
+                || self
+                    .actor_name()
+                    .is_some_and(|name| name.eq_ignore_ascii_case(SYSTEM_ACTOR))
+        })
     }
 
     /// Returns the first target of the given type.

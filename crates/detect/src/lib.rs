@@ -9,12 +9,19 @@
 //! original rules.
 //!
 //! A [`Detector`] runs a rule set over events in `published` order. It
-//! works the same whether events arrive one by one (streaming) or as a
-//! stored batch ([`detect`]), because every rule reports an alert as soon
-//! as it matches and re-reports it, under the same id, as it grows. An
-//! alert's id is derived from its rule, its entity and its first evidence
-//! event, so running detection again refreshes alerts instead of
-//! duplicating them.
+//! works the same whether events arrive one by one (streaming), in small
+//! batches ([`Detector::observe_batch`]) or as a stored batch
+//! ([`detect`]). Every rule reports an alert as soon as it matches and
+//! re-reports it, under the same id, as it grows. An alert's id is
+//! derived from its rule, its entity and its first evidence event, so
+//! running detection again refreshes alerts instead of duplicating them.
+//!
+//! State expires with event time, not with the calls that deliver events:
+//! correlation groups and native windows are dropped once no later event
+//! can count with them, first-seen baselines and known admins after 90
+//! idle days, and suppression entries a week after their window. Memory
+//! therefore follows recent activity over a long streaming run, and the
+//! way a stream is cut into batches cannot change the alerts.
 //!
 //! # Why not an existing Sigma crate
 //!
@@ -82,7 +89,7 @@ pub fn detect(
 ) -> Result<DetectSummary, idaudit_store::Error> {
     let settings = Settings::default();
     let mut suppressor = suppress::Suppressor::default();
-    let projection = projection::Projection::for_rules(rules);
+    let projection = projection::Projections::for_rules(rules);
     let mut runner = ruleset::Runner {
         rules,
         settings: &settings,

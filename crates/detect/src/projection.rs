@@ -5,19 +5,17 @@
 //! parse takes most of the time of a detection run. A [`Projection`] is a
 //! tree of the dotted paths the rules read. Parsing with it still scans the
 //! whole text, but it builds values only along those paths and skips the
-//! rest without allocating.
+//! rest without allocating or decoding it.
 //!
 //! Keys match without regard to ASCII case, as [`crate::sigma::FieldPath`]
 //! resolves them, so an event keeps every spelling of a key a rule may
 //! read. Arrays are kept element by element with the same subtree, because
 //! paths fan out over arrays. The value at the end of a path is kept whole.
 
-use std::fmt;
+use rustc_hash::FxHashMap;
+use serde_json::{Map, Number, Value};
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
-
-use crate::event::Event;
+use crate::event::{Event, Unrecognised};
 use crate::rules::Rule;
 
 /// The fields to keep, as a tree of keys.
@@ -55,6 +53,25 @@ impl Projection {
         projection
     }
 
+    /// Returns the projection that `rules` read on an event of `event_type`,
+    /// or of a type none of them names when `None`, with
+    /// [`Event::CORE_FIELDS`].
+    fn for_event_type(rules: &[Box<dyn Rule>], event_type: Option<&str>) -> Projection {
+        let mut projection = Projection::empty();
+        for path in Event::CORE_FIELDS {
+            projection.add_dotted(path);
+        }
+        for rule in rules {
+            let Some(paths) = rule.fields_for(event_type) else {
+                return Projection::All;
+            };
+            for path in paths {
+                projection.add_dotted(&path);
+            }
+        }
+        projection
+    }
+
     /// Adds a path given as its keys; an empty path keeps everything.
     pub fn add<S: AsRef<str>>(&mut self, segments: &[S]) {
         let Projection::Keys(children) = self else {
@@ -82,126 +99,397 @@ impl Projection {
     }
 
     /// Parses JSON text, keeping only the projected fields.
-    pub fn parse(&self, text: &str) -> Result<Value, serde_json::Error> {
-        let mut deserializer = serde_json::Deserializer::from_str(text);
-        let value = self.deserialize(&mut deserializer)?;
-        deserializer.end()?;
+    pub fn parse(&self, text: &str) -> Result<Value, ScanError> {
+        let mut scanner = Scanner::new(text);
+        scanner.skip_whitespace();
+        let value = scanner.value(self, 0)?;
+        scanner.skip_whitespace();
+        if scanner.position != scanner.bytes.len() {
+            return Err(ScanError);
+        }
         Ok(value)
     }
+}
 
-    fn child(&self, key: &str) -> Option<&Projection> {
-        match self {
-            Projection::All => Some(self),
-            Projection::Keys(children) => children
+/// The projections a detector parses with: one for each event type that
+/// some rule reads more fields of, one for every other type, and their
+/// union for events whose type is not known before parsing.
+///
+/// Most events are of a few types (`user.authentication.sso`,
+/// `user.session.start`) that few rules read, so parsing only what the rules
+/// for the event's own type read saves most of the values a single
+/// projection for every rule would build.
+pub(crate) struct Projections {
+    by_type: FxHashMap<String, Projection>,
+    other: Projection,
+    union: Projection,
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl Projections {
+    pub fn for_rules(rules: &[Box<dyn Rule>]) -> Projections {
+        let mut types: Vec<String> = rules
+            .iter()
+            .flat_map(|rule| rule.event_types_read())
+            .collect();
+        types.sort();
+        types.dedup();
+        let by_type = types
+            .into_iter()
+            .map(|event_type| {
+                let projection = Projection::for_event_type(rules, Some(&event_type));
+                (event_type, projection)
+            })
+            .collect();
+        let mut union = Projection::for_rules(rules);
+        for path in Event::CORE_FIELDS {
+            union.add_dotted(path);
+        }
+        Projections {
+            by_type,
+            other: Projection::for_event_type(rules, None),
+            union,
+            finder: memchr::memmem::Finder::new(EVENT_TYPE_KEY).into_owned(),
+        }
+    }
+
+    /// Parses a stored LogEvent with the projection for its event type.
+    pub fn parse(&self, raw: &str) -> Result<Event, Unrecognised> {
+        let Some(guess) = self.event_type_guess(raw) else {
+            return Event::parse_projected(raw, &self.union);
+        };
+        let projection = match self.by_type.get(guess) {
+            Some(projection) => projection,
+            // Rules index event types in lower case.
+            None if guess.bytes().any(|byte| byte.is_ascii_uppercase()) => &self.union,
+            None => &self.other,
+        };
+        let event = Event::parse_projected(raw, projection)?;
+        if event.event_type == guess {
+            return Ok(event);
+        }
+        // The key found was not the top-level one, or the type has escapes.
+        Event::parse_projected(raw, &self.union)
+    }
+
+    /// Returns the text after the first `"eventType":"`, up to the next
+    /// quote. It is checked against the parsed event, because the key may
+    /// also occur in a nested object.
+    fn event_type_guess<'a>(&self, raw: &'a str) -> Option<&'a str> {
+        let start = self.finder.find(raw.as_bytes())? + EVENT_TYPE_KEY.len();
+        let length = memchr::memchr(b'"', &raw.as_bytes()[start..])?;
+        raw.get(start..start + length)
+    }
+}
+
+const EVENT_TYPE_KEY: &[u8] = b"\"eventType\":\"";
+
+/// Text that is not valid JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid JSON")]
+pub(crate) struct ScanError;
+
+/// Nesting deeper than this is rejected, as `serde_json` rejects it, so
+/// that hostile input cannot overflow the stack.
+const MAX_DEPTH: usize = 128;
+
+/// A single-pass JSON reader over bytes.
+///
+/// Skipped values are checked for JSON's structure but not decoded: a
+/// string is skipped by searching for its closing quote eight bytes at a
+/// time, so the long strings of a LogEvent (user agents, URLs) cost little.
+/// Kept strings without escapes are copied as they are; the rare escaped
+/// ones, numbers and kept objects and arrays are decoded by `serde_json`.
+///
+/// NOTE: in skipped values, numbers are only checked to consist of number
+/// characters and escapes are not checked, so text such as `1.2.3` or
+/// `"\q"` there is accepted where `serde_json` would reject the event.
+struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    position: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(text: &'a str) -> Scanner<'a> {
+        Scanner {
+            text,
+            bytes: text.as_bytes(),
+            position: 0,
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.position).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.position += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), ScanError> {
+        self.skip_whitespace();
+        if self.peek() != Some(byte) {
+            return Err(ScanError);
+        }
+        self.position += 1;
+        Ok(())
+    }
+
+    /// Reads a value, keeping what `projection` keeps.
+    fn value(&mut self, projection: &Projection, depth: usize) -> Result<Value, ScanError> {
+        if depth > MAX_DEPTH {
+            return Err(ScanError);
+        }
+        let first = self.peek().ok_or(ScanError)?;
+        let children = match projection {
+            Projection::Keys(children) => children.as_slice(),
+            Projection::All if matches!(first, b'{' | b'[') => {
+                let start = self.position;
+                self.skip_value(depth)?;
+                return serde_json::from_str(&self.text[start..self.position])
+                    .map_err(|_| ScanError);
+            }
+            Projection::All => &[],
+        };
+        match first {
+            b'{' => self.object(children, depth),
+            b'[' => self.array(projection, depth),
+            b'"' => self.string().map(Value::String),
+            b't' => self.literal(b"true").map(|()| Value::Bool(true)),
+            b'f' => self.literal(b"false").map(|()| Value::Bool(false)),
+            b'n' => self.literal(b"null").map(|()| Value::Null),
+            _ => self.number(),
+        }
+    }
+
+    fn object(
+        &mut self,
+        children: &[(String, Projection)],
+        depth: usize,
+    ) -> Result<Value, ScanError> {
+        self.position += 1;
+        let mut map = Map::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.position += 1;
+            return Ok(Value::Object(map));
+        }
+        loop {
+            self.skip_whitespace();
+            let (start, end, escaped) = self.raw_string()?;
+            self.expect(b':')?;
+            self.skip_whitespace();
+            // Okta's keys have no escapes, so a key is decoded, and copied,
+            // only when it is kept.
+            let decoded;
+            let key = if escaped {
+                decoded = decode_string(&self.text[start - 1..end + 1])?;
+                decoded.as_str()
+            } else {
+                &self.text[start..end]
+            };
+            let child = children
                 .iter()
                 .find(|(name, _)| key.eq_ignore_ascii_case(name))
-                .map(|(_, child)| child),
-        }
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for &Projection {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        match self {
-            Projection::All => serde::Deserialize::deserialize(deserializer),
-            Projection::Keys(_) => deserializer.deserialize_any(ProjectedVisitor(self)),
-        }
-    }
-}
-
-/// Builds a value from JSON, descending into objects only along the projection.
-struct ProjectedVisitor<'a>(&'a Projection);
-
-impl<'de> Visitor<'de> for ProjectedVisitor<'_> {
-    type Value = Value;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
-        Ok(Value::Bool(value))
-    }
-
-    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
-        Ok(Value::from(value))
-    }
-
-    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
-        Ok(Value::from(value))
-    }
-
-    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
-        Ok(Value::from(value))
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
-        Ok(Value::String(value.to_string()))
-    }
-
-    fn visit_string<E>(self, value: String) -> Result<Value, E> {
-        Ok(Value::String(value))
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        self.0.deserialize(deserializer)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Value, A::Error> {
-        let mut values = Vec::new();
-        while let Some(value) = items.next_element_seed(self.0)? {
-            values.push(value);
-        }
-        Ok(Value::Array(values))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Value, A::Error> {
-        let mut map = Map::new();
-        while let Some(key) = entries.next_key_seed(KeySeed(self.0))? {
-            match key {
-                Some((key, child)) => {
-                    let value = entries.next_value_seed(child)?;
+                .map(|(_, child)| child);
+            match child {
+                Some(child) => {
+                    let key = key.to_string();
+                    let value = self.value(child, depth + 1)?;
                     map.insert(key, value);
                 }
-                None => {
-                    entries.next_value::<IgnoredAny>()?;
+                None => self.skip_value(depth + 1)?,
+            }
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.position += 1,
+                Some(b'}') => {
+                    self.position += 1;
+                    return Ok(Value::Object(map));
                 }
+                _ => return Err(ScanError),
             }
         }
-        Ok(Value::Object(map))
+    }
+
+    fn array(&mut self, projection: &Projection, depth: usize) -> Result<Value, ScanError> {
+        self.position += 1;
+        let mut items = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.position += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            self.skip_whitespace();
+            items.push(self.value(projection, depth + 1)?);
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.position += 1,
+                Some(b']') => {
+                    self.position += 1;
+                    return Ok(Value::Array(items));
+                }
+                _ => return Err(ScanError),
+            }
+        }
+    }
+
+    /// Reads a string and returns the byte range of its contents, without
+    /// the quotes, and whether it contains an escape.
+    fn raw_string(&mut self) -> Result<(usize, usize, bool), ScanError> {
+        if self.peek() != Some(b'"') {
+            return Err(ScanError);
+        }
+        let start = self.position + 1;
+        let mut at = start;
+        let mut escaped = false;
+        loop {
+            at = find_quote_or_backslash(self.bytes, at).ok_or(ScanError)?;
+            if self.bytes[at] == b'"' {
+                self.position = at + 1;
+                return Ok((start, at, escaped));
+            }
+            escaped = true;
+            // The byte after a backslash is part of the escape, even a quote.
+            at += 2;
+            if at > self.bytes.len() {
+                return Err(ScanError);
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<String, ScanError> {
+        let (start, end, escaped) = self.raw_string()?;
+        if escaped {
+            decode_string(&self.text[start - 1..end + 1])
+        } else {
+            Ok(self.text[start..end].to_string())
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), ScanError> {
+        if !self.bytes[self.position..].starts_with(word) {
+            return Err(ScanError);
+        }
+        self.position += word.len();
+        Ok(())
+    }
+
+    fn number_end(&mut self) -> Result<usize, ScanError> {
+        let start = self.position;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
+            self.position += 1;
+        }
+        if self.position == start {
+            return Err(ScanError);
+        }
+        Ok(start)
+    }
+
+    fn number(&mut self) -> Result<Value, ScanError> {
+        let start = self.number_end()?;
+        serde_json::from_str::<Number>(&self.text[start..self.position])
+            .map(Value::Number)
+            .map_err(|_| ScanError)
+    }
+
+    /// Skips one value, checking its grammar.
+    fn skip_value(&mut self, depth: usize) -> Result<(), ScanError> {
+        if depth > MAX_DEPTH {
+            return Err(ScanError);
+        }
+        match self.peek().ok_or(ScanError)? {
+            b'"' => self.raw_string().map(|_| ()),
+            b'{' => self.skip_object(depth),
+            b'[' => self.skip_array(depth),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number_end().map(|_| ()),
+        }
+    }
+
+    fn skip_object(&mut self, depth: usize) -> Result<(), ScanError> {
+        self.position += 1;
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.position += 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_whitespace();
+            self.raw_string()?;
+            self.expect(b':')?;
+            self.skip_whitespace();
+            self.skip_value(depth + 1)?;
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.position += 1,
+                Some(b'}') => {
+                    self.position += 1;
+                    return Ok(());
+                }
+                _ => return Err(ScanError),
+            }
+        }
+    }
+
+    fn skip_array(&mut self, depth: usize) -> Result<(), ScanError> {
+        self.position += 1;
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.position += 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_whitespace();
+            self.skip_value(depth + 1)?;
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.position += 1,
+                Some(b']') => {
+                    self.position += 1;
+                    return Ok(());
+                }
+                _ => return Err(ScanError),
+            }
+        }
     }
 }
 
-/// Reads an object key and returns it with its subtree when the projection
-/// keeps it; a skipped key is not copied.
-struct KeySeed<'a>(&'a Projection);
+/// Returns the position of the first `"` or `\\` at or after `start`.
+///
+/// Strings in a LogEvent are mostly short, where setting up a vectorised
+/// search costs more than it saves, so this tests eight bytes at a time in
+/// a `u64` (the "has zero byte" bit trick) and finishes byte by byte.
+fn find_quote_or_backslash(bytes: &[u8], start: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
 
-impl<'de, 'a> DeserializeSeed<'de> for KeySeed<'a> {
-    type Value = Option<(String, &'a Projection)>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
+    let mut at = start;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_ne_bytes(word);
+        if has_zero(word ^ QUOTES) | has_zero(word ^ BACKSLASHES) != 0 {
+            break;
+        }
+        at += 8;
     }
+    bytes[at..]
+        .iter()
+        .position(|byte| matches!(byte, b'"' | b'\\'))
+        .map(|offset| at + offset)
 }
 
-impl<'a> Visitor<'_> for KeySeed<'a> {
-    type Value = Option<(String, &'a Projection)>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("an object key")
-    }
-
-    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.0.child(key).map(|child| (key.to_string(), child)))
-    }
+/// Decodes a quoted JSON string that contains escapes.
+fn decode_string(quoted: &str) -> Result<String, ScanError> {
+    serde_json::from_str(quoted).map_err(|_| ScanError)
 }

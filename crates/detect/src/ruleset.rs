@@ -8,7 +8,7 @@ use idaudit_store::Alert;
 use serde::Serialize;
 
 use crate::event::{Event, Unrecognised};
-use crate::projection::Projection;
+use crate::projection::Projections;
 use crate::rules::{self, Rule};
 use crate::settings::Settings;
 use crate::sigma::{RuleBody, SigmaEngine, SigmaRule, parse_documents};
@@ -123,6 +123,10 @@ const SIGMAHQ: &[(&str, &str)] = &[
     (
         "okta_mfa_reset_or_deactivated.yml",
         include_str!("../rules/sigmahq/okta_mfa_reset_or_deactivated.yml"),
+    ),
+    (
+        "okta_mfa_fatigue.yml",
+        include_str!("../rules/sigmahq/okta_mfa_fatigue.yml"),
     ),
     (
         "okta_network_zone_deactivated_or_deleted.yml",
@@ -331,7 +335,7 @@ impl RuleSet {
     pub fn detector(&self, settings: Settings) -> Result<Detector, LoadError> {
         let rules = self.rules(&settings)?;
         Ok(Detector {
-            projection: Projection::for_rules(&rules),
+            projection: Projections::for_rules(&rules),
             rules,
             settings,
             suppressor: Suppressor::default(),
@@ -429,7 +433,7 @@ pub struct Detector {
     rules: Vec<Box<dyn Rule>>,
     settings: Settings,
     suppressor: Suppressor,
-    projection: Projection,
+    projection: Projections,
 }
 
 impl Detector {
@@ -437,7 +441,7 @@ impl Detector {
     /// than [`Event::parse`]: the event's `value` keeps only the fields that
     /// the detector's rules read, so its alerts are those of a full parse.
     pub fn parse(&self, raw: &str) -> Result<Event, Unrecognised> {
-        Event::parse_projected(raw, &self.projection)
+        self.projection.parse(raw)
     }
 
     /// Evaluates one event and returns the alerts to store: new ones and
@@ -446,6 +450,20 @@ impl Detector {
         let mut alerts = Vec::new();
         self.runner().observe(event, &mut alerts);
         alerts
+    }
+
+    /// Evaluates the next batch of a stream, as `logs follow` and the
+    /// event-hook endpoint deliver events, and returns the latest version
+    /// of each alert the batch raised or updated. State carries over to the
+    /// next batch, so a stream cut into batches anywhere raises the same
+    /// alerts as one [`Detector::run`] over all of it.
+    pub fn observe_batch(&mut self, events: &[Event]) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        let mut runner = self.runner();
+        for event in events {
+            runner.observe(event, &mut alerts);
+        }
+        crate::latest_by_id(alerts)
     }
 
     /// Returns alerts still held once every event has been seen.
@@ -481,15 +499,18 @@ pub(crate) struct Runner<'a> {
     pub rules: &'a mut [Box<dyn Rule>],
     pub settings: &'a Settings,
     pub suppressor: &'a mut Suppressor,
-    pub projection: &'a Projection,
+    pub projection: &'a Projections,
 }
 
 impl Runner<'_> {
     pub fn parse(&self, raw: &str) -> Result<Event, Unrecognised> {
-        Event::parse_projected(raw, self.projection)
+        self.projection.parse(raw)
     }
 
     pub fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
+        if let Some(time) = event.published {
+            self.suppressor.prune(time);
+        }
         if self.settings.allow.allows(event) {
             return;
         }

@@ -25,15 +25,41 @@ struct Open {
     single_evidence: Vec<String>,
     first_id: String,
     last_seen: DateTime<Utc>,
+    window: Duration,
 }
 
 /// Folds alerts per rule and entity.
 #[derive(Default)]
 pub struct Suppressor {
     open: HashMap<EntityKey, Open>,
+    /// Event time of the last [`Suppressor::prune`] that removed anything
+    /// or looked.
+    pruned: Option<DateTime<Utc>>,
 }
 
+/// How long past its window an open alert is kept: longer than any rule
+/// re-reports an alert after its last update (correlation bursts end after
+/// a quiet timespan, `mfa-reset-not-reenrolled` reports a day late), so
+/// pruning never splits what would have been folded.
+const RETENTION: i64 = 8;
+
 impl Suppressor {
+    /// Removes the alerts whose window closed more than [`RETENTION`] days
+    /// before `now`, at most once an hour of event time, so memory follows
+    /// recent alerts rather than every alert of a long run.
+    pub fn prune(&mut self, now: DateTime<Utc>) {
+        if self
+            .pruned
+            .is_some_and(|pruned| now - pruned < Duration::hours(1))
+        {
+            return;
+        }
+        self.pruned = Some(now);
+        let horizon = Duration::days(RETENTION);
+        self.open
+            .retain(|_, open| now - open.last_seen <= open.window + horizon);
+    }
+
     /// Folds `alert` in and returns the alert to store.
     pub fn fold(&mut self, alert: Alert, window: Duration) -> Alert {
         let key = (
@@ -54,6 +80,7 @@ impl Suppressor {
                 single_evidence: Vec::new(),
                 first_id: alert.id.clone(),
                 last_seen,
+                window,
             };
             let open = self.open.entry(key).insert_entry(open).into_mut();
             absorb(open, alert);
@@ -63,6 +90,7 @@ impl Suppressor {
             return alert;
         };
         open.last_seen = open.last_seen.max(last_seen);
+        open.window = window;
         absorb(open, alert);
         open.combined.clone()
     }

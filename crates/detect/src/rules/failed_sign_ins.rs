@@ -8,10 +8,11 @@
 //! failures when it starts, and updates that alert as it grows, so events
 //! fed one at a time raise the same alert as a batch.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 use idaudit_store::{Alert, AlertStatus};
+use rustc_hash::FxHashMap;
 use serde_json::json;
 
 use super::Rule;
@@ -36,10 +37,24 @@ struct Account {
     burst: Vec<Failure>,
 }
 
+impl Account {
+    /// Tells whether every failure held is more than `window` before
+    /// `now`, so that the next failure would find the same state in a new
+    /// account.
+    fn is_stale(&self, now: DateTime<Utc>, window: Duration) -> bool {
+        self.recent
+            .iter()
+            .chain(&self.burst)
+            .all(|failure| now - failure.time > window)
+    }
+}
+
 pub struct FailedSignIns {
     threshold: usize,
     window: Duration,
-    accounts: HashMap<String, Account>,
+    accounts: FxHashMap<Box<str>, Account>,
+    /// Event time of the last removal of stale accounts.
+    swept: Option<DateTime<Utc>>,
 }
 
 impl Default for FailedSignIns {
@@ -56,7 +71,8 @@ impl FailedSignIns {
         FailedSignIns {
             threshold: threshold.max(1),
             window,
-            accounts: HashMap::new(),
+            accounts: FxHashMap::default(),
+            swept: None,
         }
     }
 
@@ -113,6 +129,10 @@ impl Rule for FailedSignIns {
         Some(Vec::new())
     }
 
+    fn fields_for(&self, _event_type: Option<&str>) -> Option<Vec<String>> {
+        Some(Vec::new())
+    }
+
     fn is_about_people(&self) -> bool {
         true
     }
@@ -124,15 +144,25 @@ impl Rule for FailedSignIns {
         let (Some(time), Some(name)) = (event.published, event.actor_name()) else {
             return;
         };
-        let name = name.to_ascii_lowercase();
+        let name = super::lower(name);
         let failure = Failure {
             time,
             uuid: event.uuid.clone(),
             ip: event.client_ip().map(str::to_string),
         };
         let (window, threshold) = (self.window, self.threshold);
+        if super::sweep_due(&mut self.swept, time, window) {
+            self.accounts
+                .retain(|_, account| !account.is_stale(time, window));
+        }
 
-        let account = self.accounts.entry(name.clone()).or_default();
+        if !self.accounts.contains_key(name.as_ref()) {
+            self.accounts
+                .insert(name.as_ref().into(), Account::default());
+        }
+        let Some(account) = self.accounts.get_mut(name.as_ref()) else {
+            return;
+        };
         // A burst ends when failures stop for a whole window.
         if account
             .burst
@@ -159,7 +189,7 @@ impl Rule for FailedSignIns {
         }
         let burst = std::mem::take(&mut account.burst);
         alerts.push(self.burst_alert(&name, &burst));
-        if let Some(account) = self.accounts.get_mut(&name) {
+        if let Some(account) = self.accounts.get_mut(name.as_ref()) {
             account.burst = burst;
         }
     }

@@ -8,10 +8,9 @@
 //! `learning` and contains at least `min_sign_ins` sign-ins, so new users and
 //! the first weeks of data do not raise alerts for everything.
 
-use std::collections::{HashMap, HashSet};
-
 use chrono::{DateTime, Duration, Utc};
 use idaudit_store::{Alert, AlertStatus};
+use rustc_hash::FxHashMap;
 use serde_json::json;
 
 use super::Rule;
@@ -36,31 +35,52 @@ impl Attribute {
         }
     }
 
-    fn read(self, event: &Event) -> Option<String> {
+    /// Appends the event's value to `buffer`; returns false when it has none.
+    fn read(self, event: &Event, buffer: &mut String) -> bool {
         match self {
-            Attribute::Country => event.country().map(str::to_string),
-            Attribute::Asn => event.asn(),
-            Attribute::Device => {
-                let os = event.text("client.userAgent.os")?;
+            Attribute::Country => event.country().map(|country| buffer.push_str(country)),
+            Attribute::Asn => event.asn().map(|asn| buffer.push_str(&asn)),
+            Attribute::Device => event.text("client.userAgent.os").map(|os| {
                 let browser = event.text("client.userAgent.browser").unwrap_or("UNKNOWN");
-                Some(format!("{os} / {browser}"))
-            }
+                buffer.push_str(os);
+                buffer.push_str(" / ");
+                buffer.push_str(browser);
+            }),
         }
+        .is_some()
     }
 }
 
 struct Baseline {
     since: DateTime<Utc>,
+    last: DateTime<Utc>,
     sign_ins: u64,
-    seen: HashSet<String>,
+    /// Each value with when it was last seen.
+    seen: FxHashMap<Box<str>, DateTime<Utc>>,
 }
 
 pub struct FirstSeen {
     attribute: Attribute,
     learning: Duration,
     min_sign_ins: u64,
-    users: HashMap<String, Baseline>,
+    users: FxHashMap<Box<str>, Baseline>,
+    /// Buffer for the value read from an event.
+    value: String,
+    /// Event time of the last removal of forgotten values and users.
+    swept: Option<DateTime<Utc>>,
 }
+
+/// How long a value, or a whole user, is remembered without being seen.
+/// A country last used more than 90 days ago counts as new again, and a
+/// user who has not signed in for 90 days learns again from scratch. This
+/// limits the baselines of a long run to the users and values of one
+/// quarter.
+const FORGET_AFTER_DAYS: i64 = 90;
+
+/// Values kept per user. Past this, the value seen longest ago is dropped,
+/// so one user with ever-changing values (a scanner rotating user agents)
+/// cannot grow the baseline without bound.
+const MAX_VALUES_PER_USER: usize = 64;
 
 impl FirstSeen {
     /// Fourteen days and ten sign-ins of learning: two working weeks cover
@@ -70,8 +90,19 @@ impl FirstSeen {
             attribute,
             learning: Duration::days(14),
             min_sign_ins: 10,
-            users: HashMap::new(),
+            users: FxHashMap::default(),
+            value: String::new(),
+            swept: None,
         }
+    }
+
+    /// Forgets values and users not seen for [`FORGET_AFTER_DAYS`].
+    fn forget(&mut self, now: DateTime<Utc>) {
+        let horizon = Duration::days(FORGET_AFTER_DAYS);
+        self.users.retain(|_, baseline| {
+            baseline.seen.retain(|_, last| now - *last <= horizon);
+            now - baseline.last <= horizon
+        });
     }
 }
 
@@ -87,6 +118,22 @@ impl Rule for FirstSeen {
         ])
     }
 
+    fn event_types_read(&self) -> Vec<String> {
+        super::owned(&["user.session.start"])
+    }
+
+    fn fields_for(&self, event_type: Option<&str>) -> Option<Vec<String>> {
+        super::fields_on(
+            event_type,
+            &["user.session.start"],
+            &[
+                "client.userAgent.os",
+                "client.userAgent.browser",
+                "client.geographicalContext.country",
+            ],
+        )
+    }
+
     fn is_about_people(&self) -> bool {
         true
     }
@@ -95,23 +142,65 @@ impl Rule for FirstSeen {
         if event.event_type != "user.session.start" || !event.outcome_is("SUCCESS") {
             return;
         }
-        let (Some(time), Some(user), Some(value)) = (
-            event.published,
-            event.actor_name(),
-            self.attribute.read(event),
-        ) else {
+        let mut value = std::mem::take(&mut self.value);
+        value.clear();
+        let read = self.attribute.read(event, &mut value);
+        let (Some(time), Some(user), true) = (event.published, event.actor_name(), read) else {
+            self.value = value;
             return;
         };
-        let user = user.to_ascii_lowercase();
-        let baseline = self.users.entry(user.clone()).or_insert_with(|| Baseline {
-            since: time,
-            sign_ins: 0,
-            seen: HashSet::new(),
-        });
+        self.observe_value(event, time, user, &value, alerts);
+        self.value = value;
+    }
+
+    fn finish(&mut self, _alerts: &mut Vec<Alert>) {}
+}
+
+impl FirstSeen {
+    fn observe_value(
+        &mut self,
+        event: &Event,
+        time: DateTime<Utc>,
+        user: &str,
+        value: &str,
+        alerts: &mut Vec<Alert>,
+    ) {
+        if super::sweep_due(&mut self.swept, time, Duration::days(7)) {
+            self.forget(time);
+        }
+        let user = super::lower(user);
+        if !self.users.contains_key(user.as_ref()) {
+            let baseline = Baseline {
+                since: time,
+                last: time,
+                sign_ins: 0,
+                seen: FxHashMap::default(),
+            };
+            self.users.insert(user.as_ref().into(), baseline);
+        }
+        let Some(baseline) = self.users.get_mut(user.as_ref()) else {
+            return;
+        };
         let learnt =
             time - baseline.since >= self.learning && baseline.sign_ins >= self.min_sign_ins;
         baseline.sign_ins += 1;
-        if !baseline.seen.insert(value.clone()) || !learnt {
+        baseline.last = time;
+        if let Some(last) = baseline.seen.get_mut(value) {
+            *last = time;
+            return;
+        }
+        if baseline.seen.len() >= MAX_VALUES_PER_USER {
+            let oldest = baseline
+                .seen
+                .iter()
+                .min_by_key(|(_, last)| **last)
+                .map(|(value, _)| value.clone());
+            if let Some(oldest) = oldest {
+                baseline.seen.remove(&oldest);
+            }
+        }
+        baseline.seen.insert(value.into(), time);
+        if !learnt {
             return;
         }
         let known = baseline.seen.len() - 1;
@@ -122,7 +211,7 @@ impl Rule for FirstSeen {
             rule: rule.to_string(),
             severity: "medium".to_string(),
             title: format!("First sign-in of {user} from `{value}`"),
-            user: Some(user),
+            user: Some(user.into_owned()),
             ip: event.client_ip().map(str::to_string),
             first_seen: stamp.clone(),
             last_seen: stamp,
@@ -136,6 +225,58 @@ impl Rule for FirstSeen {
             status: AlertStatus::Open,
         });
     }
+}
 
-    fn finish(&mut self, _alerts: &mut Vec<Alert>) {}
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+    use serde_json::json;
+
+    use super::{Attribute, FirstSeen, MAX_VALUES_PER_USER};
+    use crate::event::Event;
+    use crate::rules::Rule;
+
+    fn sign_in(login: &str, country: &str, day: i64) -> Event {
+        let time = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap() + Duration::days(day);
+        Event::from_value(json!({
+            "uuid": format!("{login}-{day}"),
+            "published": idaudit_store::format_time(time),
+            "eventType": "user.session.start",
+            "actor": {"type": "User", "alternateId": login},
+            "client": {"geographicalContext": {"country": country}},
+            "outcome": {"result": "SUCCESS"}
+        }))
+        .unwrap()
+    }
+
+    /// Users who stop signing in are forgotten after 90 days, so a year of
+    /// new users keeps about one quarter of them.
+    #[test]
+    fn idle_users_forgotten() {
+        let mut rule = FirstSeen::new(Attribute::Country);
+        let mut alerts = Vec::new();
+        let mut max_users = 0;
+        for day in 0..365 {
+            for number in 0..10 {
+                let login = format!("user{day}-{number}@example.com");
+                rule.observe(&sign_in(&login, "France", day), &mut alerts);
+            }
+            max_users = max_users.max(rule.users.len());
+        }
+        assert!(max_users <= 10 * (90 + 8), "{max_users} users held");
+        assert!(alerts.is_empty());
+    }
+
+    #[test]
+    fn values_per_user_capped() {
+        let mut rule = FirstSeen::new(Attribute::Country);
+        let mut alerts = Vec::new();
+        for day in 0..200 {
+            let country = format!("Country {day}");
+            rule.observe(&sign_in("jdoe@example.com", &country, day / 4), &mut alerts);
+        }
+        let baseline = &rule.users["jdoe@example.com"];
+        assert_eq!(baseline.seen.len(), MAX_VALUES_PER_USER);
+        assert!(!alerts.is_empty());
+    }
 }

@@ -7,10 +7,9 @@
 //! next one. It alerts when the distance is over `min_distance_km` and the
 //! speed needed is over `max_speed_kmh`.
 
-use std::collections::HashMap;
-
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use idaudit_store::{Alert, AlertStatus};
+use rustc_hash::FxHashMap;
 use serde_json::json;
 
 use super::Rule;
@@ -34,7 +33,20 @@ struct SignIn {
 pub struct ImpossibleTravel {
     min_distance_km: f64,
     max_speed_kmh: f64,
-    last: HashMap<String, SignIn>,
+    last: FxHashMap<Box<str>, SignIn>,
+    /// Event time of the last removal of sign-ins too old to matter.
+    swept: Option<DateTime<Utc>>,
+}
+
+impl ImpossibleTravel {
+    /// Returns how long a sign-in can matter: the time to cover half the
+    /// Earth's circumference, the longest great-circle distance, at
+    /// `max_speed_kmh`. A later sign-in can never be too fast after an
+    /// older one, so dropping it changes no alert.
+    fn horizon(&self) -> Duration {
+        let hours = std::f64::consts::PI * EARTH_RADIUS_KM / self.max_speed_kmh.max(1.0);
+        Duration::seconds((hours * 3600.0).ceil() as i64 + 60)
+    }
 }
 
 impl Default for ImpossibleTravel {
@@ -45,7 +57,8 @@ impl Default for ImpossibleTravel {
         ImpossibleTravel {
             min_distance_km: 500.0,
             max_speed_kmh: 1000.0,
-            last: HashMap::new(),
+            last: FxHashMap::default(),
+            swept: None,
         }
     }
 }
@@ -69,6 +82,21 @@ impl Rule for ImpossibleTravel {
         Some(Vec::new())
     }
 
+    fn event_types_read(&self) -> Vec<String> {
+        super::owned(&["user.session.start"])
+    }
+
+    fn fields_for(&self, event_type: Option<&str>) -> Option<Vec<String>> {
+        super::fields_on(
+            event_type,
+            &["user.session.start"],
+            &[
+                "client.geographicalContext.geolocation",
+                "client.geographicalContext.country",
+            ],
+        )
+    }
+
     fn is_about_people(&self) -> bool {
         true
     }
@@ -82,7 +110,12 @@ impl Rule for ImpossibleTravel {
         else {
             return;
         };
-        let user = user.to_ascii_lowercase();
+        if super::sweep_due(&mut self.swept, time, Duration::hours(6)) {
+            let horizon = self.horizon();
+            self.last
+                .retain(|_, sign_in| time - sign_in.time <= horizon);
+        }
+        let user = super::lower(user);
         let current = SignIn {
             time,
             location,
@@ -90,8 +123,12 @@ impl Rule for ImpossibleTravel {
             ip: event.client_ip().map(str::to_string),
             uuid: event.uuid.clone(),
         };
-        let Some(previous) = self.last.insert(user.clone(), current.clone()) else {
-            return;
+        let previous = match self.last.get_mut(user.as_ref()) {
+            Some(previous) => std::mem::replace(previous, current.clone()),
+            None => {
+                self.last.insert(user.as_ref().into(), current);
+                return;
+            }
         };
         let distance = haversine_km(previous.location, current.location);
         let hours = (current.time - previous.time).num_seconds().max(1) as f64 / 3600.0;

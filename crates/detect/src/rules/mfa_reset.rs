@@ -20,6 +20,8 @@ pub const RULE_ID: &str = "mfa-reset-not-reenrolled";
 
 const RESET_EVENTS: &[&str] = &["user.mfa.factor.reset_all", "user.mfa.factor.deactivate"];
 
+const ENROLMENT_EVENT: &str = "user.mfa.factor.activate";
+
 struct Pending {
     time: DateTime<Utc>,
     uuid: String,
@@ -70,6 +72,19 @@ impl Rule for MfaReset {
         Some(Vec::new())
     }
 
+    fn event_types_read(&self) -> Vec<String> {
+        super::owned(RESET_EVENTS)
+            .into_iter()
+            .chain(super::owned(&[ENROLMENT_EVENT]))
+            .collect()
+    }
+
+    fn fields_for(&self, event_type: Option<&str>) -> Option<Vec<String>> {
+        let mut types = RESET_EVENTS.to_vec();
+        types.push(ENROLMENT_EVENT);
+        super::fields_on(event_type, &types, super::TARGET_FIELDS)
+    }
+
     fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
         let Some(time) = event.published else {
             return;
@@ -78,7 +93,7 @@ impl Rule for MfaReset {
             self.expire(time, alerts);
         }
         let is_reset = RESET_EVENTS.contains(&event.event_type.as_str());
-        let is_enrolment = event.event_type == "user.mfa.factor.activate";
+        let is_enrolment = event.event_type == ENROLMENT_EVENT;
         if !(is_reset || is_enrolment) || !event.outcome_is("SUCCESS") {
             return;
         }

@@ -38,6 +38,24 @@ pub trait Rule {
     fn fields(&self) -> Option<Vec<String>> {
         None
     }
+    /// Returns the event types on which [`Rule::fields_for`] may name more
+    /// fields than on other types.
+    fn event_types_read(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Returns the dotted paths of the fields the rule reads on an event of
+    /// `event_type`, one of [`Rule::event_types_read`], or on an event of
+    /// any other type when `None`; `None` in return means any field. Unlike
+    /// [`Rule::fields`], the list includes fields read through [`Event`]'s
+    /// accessors, except those of [`Event::CORE_FIELDS`], which are always
+    /// parsed. The default is [`Rule::fields`] and every accessor field, on
+    /// every type.
+    fn fields_for(&self, event_type: Option<&str>) -> Option<Vec<String>> {
+        let _ = event_type;
+        let mut fields = self.fields()?;
+        fields.extend(Event::ACCESSOR_FIELDS.iter().map(|field| field.to_string()));
+        Some(fields)
+    }
     /// Tells whether the rule applies allow-lists and suppression itself.
     fn applies_settings(&self) -> bool {
         false
@@ -47,6 +65,58 @@ pub trait Rule {
     /// Appends alerts still held once every event has been seen.
     fn finish(&mut self, alerts: &mut Vec<Alert>);
 }
+
+/// Returns `name` in ASCII lower case, copying it only when it has upper-case letters.
+fn lower(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
+/// Tells whether a sweep of expired state is due: at most once per
+/// `interval` of event time, tracked in `last`.
+fn sweep_due(
+    last: &mut Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+    interval: chrono::Duration,
+) -> bool {
+    if last.is_some_and(|last| now - last < interval) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
+/// Returns `fields` on the event types in `types` and nothing on others,
+/// for [`Rule::fields_for`].
+fn fields_on(event_type: Option<&str>, types: &[&str], fields: &[&str]) -> Option<Vec<String>> {
+    let read = event_type.is_some_and(|event_type| types.contains(&event_type));
+    Some(if read {
+        fields.iter().map(|field| field.to_string()).collect()
+    } else {
+        Vec::new()
+    })
+}
+
+/// Returns `types` as owned strings, for [`Rule::event_types_read`].
+fn owned(types: &[&str]) -> Vec<String> {
+    types
+        .iter()
+        .map(|event_type| event_type.to_string())
+        .collect()
+}
+
+/// Target fields that [`Event::target_of_type`] and [`entity_name`] read.
+///
+/// [`entity_name`]: crate::entity_name
+const TARGET_FIELDS: &[&str] = &[
+    "target.type",
+    "target.alternateId",
+    "target.displayName",
+    "target.id",
+];
 
 /// Returns the native rules with their default thresholds.
 pub fn native() -> Vec<Box<dyn Rule>> {

@@ -9,7 +9,7 @@
 //! failed sign-ins in the day before (`actorRecentFailures`), as happens
 //! when a guessed password is used to grant a role.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 use idaudit_store::{Alert, AlertStatus};
@@ -38,20 +38,40 @@ const ADMIN_PREFIXES: &[&str] = &[
     "user.account.privilege.",
 ];
 
+/// How long an actor's admin changes are remembered. An actor whose last
+/// admin change is older counts as making a first admin change again, which
+/// bounds the memory of a long run to the admins of one quarter.
+const FORGET_ADMINS_AFTER_DAYS: i64 = 90;
+
 #[derive(Default)]
 pub struct PrivilegeGrant {
-    /// Actors seen making an admin change.
-    admins: HashSet<String>,
+    /// Actors seen making an admin change, with the time of the last one.
+    admins: HashMap<String, DateTime<Utc>>,
     /// Recent failed sign-in times per account.
     failures: HashMap<String, VecDeque<DateTime<Utc>>>,
+    /// Event time of the last removal of old failures and idle admins.
+    swept: Option<DateTime<Utc>>,
 }
 
 impl PrivilegeGrant {
     fn remember(&mut self, event: &Event, time: DateTime<Utc>) {
+        if super::sweep_due(&mut self.swept, time, Duration::hours(1)) {
+            self.forget(time);
+        }
+        let failed_sign_in =
+            event.event_type == "user.session.start" && event.outcome_is("FAILURE");
+        let admin_change = !failed_sign_in
+            && ADMIN_PREFIXES
+                .iter()
+                .any(|prefix| event.event_type.starts_with(prefix))
+            && !GRANT_EVENTS.contains(&event.event_type.as_str());
+        if !(failed_sign_in || admin_change) {
+            return;
+        }
         let Some(actor) = event.actor_name().map(str::to_ascii_lowercase) else {
             return;
         };
-        if event.event_type == "user.session.start" && event.outcome_is("FAILURE") {
+        if failed_sign_in {
             let times = self.failures.entry(actor).or_default();
             times.push_back(time);
             while times
@@ -60,13 +80,20 @@ impl PrivilegeGrant {
             {
                 times.pop_front();
             }
-        } else if ADMIN_PREFIXES
-            .iter()
-            .any(|prefix| event.event_type.starts_with(prefix))
-            && !GRANT_EVENTS.contains(&event.event_type.as_str())
-        {
-            self.admins.insert(actor);
+        } else {
+            self.admins.insert(actor, time);
         }
+    }
+
+    /// Drops failures older than a day and admins idle for
+    /// [`FORGET_ADMINS_AFTER_DAYS`].
+    fn forget(&mut self, now: DateTime<Utc>) {
+        self.failures.retain(|_, times| {
+            times.retain(|failed| now - *failed <= Duration::days(1));
+            !times.is_empty()
+        });
+        let horizon = Duration::days(FORGET_ADMINS_AFTER_DAYS);
+        self.admins.retain(|_, last| now - *last <= horizon);
     }
 
     fn recent_failures(&self, actor: &str, time: DateTime<Utc>) -> usize {
@@ -86,6 +113,16 @@ impl Rule for PrivilegeGrant {
 
     fn fields(&self) -> Option<Vec<String>> {
         Some(vec!["debugContext.debugData.privilegeGranted".to_string()])
+    }
+
+    fn event_types_read(&self) -> Vec<String> {
+        super::owned(GRANT_EVENTS)
+    }
+
+    fn fields_for(&self, event_type: Option<&str>) -> Option<Vec<String>> {
+        let mut fields = super::TARGET_FIELDS.to_vec();
+        fields.push("debugContext.debugData.privilegeGranted");
+        super::fields_on(event_type, GRANT_EVENTS, &fields)
     }
 
     fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
@@ -108,7 +145,7 @@ impl Rule for PrivilegeGrant {
         let actor = event.actor_name().unwrap_or("unknown").to_string();
         let actor_key = actor.to_ascii_lowercase();
         let super_admin = privilege.to_ascii_lowercase().contains("super");
-        let first_admin_action = !event.actor_is_system() && !self.admins.contains(&actor_key);
+        let first_admin_action = !event.actor_is_system() && !self.admins.contains_key(&actor_key);
         let recent_failures = self.recent_failures(&actor_key, published);
         let severity = if super_admin || first_admin_action || recent_failures >= RECENT_FAILURES {
             "critical"
@@ -116,7 +153,7 @@ impl Rule for PrivilegeGrant {
             "high"
         };
         let time = idaudit_store::format_time(published);
-        self.admins.insert(actor_key);
+        self.admins.insert(actor_key, published);
 
         alerts.push(Alert {
             id: alert_id(RULE_ID, &grantee, &event.uuid),

@@ -6,9 +6,11 @@
 //! the condition keeps holding on matches less than `timespan` after the
 //! burst's last one, and it raises one alert that each growth updates.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use rustc_hash::FxHashMap;
 use yaml_serde::{Mapping, Value};
 
 use super::parse::parse_timespan;
@@ -193,9 +195,9 @@ struct Hit {
     /// Position of the matched rule in the correlation's `rules`.
     rule: usize,
     /// The `value_count` field's value.
-    value: Option<String>,
-    uuid: String,
-    entities: HitEntities,
+    value: Option<Box<str>>,
+    /// Shared by every correlation the event feeds.
+    entities: Arc<HitEntities>,
 }
 
 /// The matched event: its uuid, and its client IP and actor, which name the
@@ -261,49 +263,101 @@ fn top(counts: &BTreeMap<String, u64>) -> Option<&str> {
 #[derive(Default)]
 struct Group {
     window: VecDeque<Hit>,
+    /// Matches in the window per distinct `value_count` value.
+    values: FxHashMap<Box<str>, u32>,
+    /// Matches in the window per position in `rules`, for `temporal`.
+    rules: Vec<u32>,
     burst: Option<Burst>,
+}
+
+impl Group {
+    fn push(&mut self, hit: Hit) {
+        if let Some(value) = &hit.value {
+            match self.values.get_mut(value) {
+                Some(count) => *count += 1,
+                None => {
+                    self.values.insert(value.clone(), 1);
+                }
+            }
+        }
+        if self.rules.len() <= hit.rule {
+            self.rules.resize(hit.rule + 1, 0);
+        }
+        self.rules[hit.rule] += 1;
+        self.window.push_back(hit);
+    }
+
+    /// Drops the matches more than `timespan` before `now`.
+    fn expire(&mut self, now: DateTime<Utc>, timespan: Duration) {
+        while let Some(oldest) = self.window.front() {
+            if now - oldest.time <= timespan {
+                break;
+            }
+            if let Some(hit) = self.window.pop_front() {
+                if let Some(value) = &hit.value
+                    && let Some(count) = self.values.get_mut(value)
+                {
+                    *count -= 1;
+                    if *count == 0 {
+                        self.values.remove(value);
+                    }
+                }
+                self.rules[hit.rule] -= 1;
+            }
+        }
+    }
+
+    /// Tells whether nothing in the group can count again after `now`: its
+    /// last match and its burst are more than `timespan` old, so a new
+    /// match would find the same state in a fresh group.
+    fn is_stale(&self, now: DateTime<Utc>, timespan: Duration) -> bool {
+        let last = self.window.back().map(|hit| hit.time);
+        let burst = self.burst.as_ref().map(|burst| burst.last);
+        last.into_iter()
+            .chain(burst)
+            .all(|time| now - time > timespan)
+    }
 }
 
 /// The evaluation state of one correlation rule.
 #[derive(Default)]
 pub struct CorrelationState {
-    // NOTE: a group stays after its window empties, so memory grows with
-    // the number of distinct keys seen over a long streaming run.
-    groups: HashMap<Vec<String>, Group>,
+    /// Groups by their `group-by` values joined with [`KEY_SEPARATOR`].
+    groups: FxHashMap<Box<str>, Group>,
+    /// When stale groups were last removed.
+    swept: Option<DateTime<Utc>>,
 }
+
+/// Joins the values of a group key. It is a control character (unit
+/// separator), which logins, IPs and session ids do not contain.
+pub const KEY_SEPARATOR: char = '\u{1f}';
 
 impl CorrelationState {
     /// Adds a match of referenced rule `rule` and returns the burst when
-    /// the condition holds after it.
+    /// the condition holds after it. `key` is the group's values joined
+    /// with [`KEY_SEPARATOR`].
     pub fn add(
         &mut self,
         spec: &CorrelationSpec,
-        key: &[String],
+        key: &str,
         rule: usize,
         value: Option<String>,
         time: DateTime<Utc>,
-        entities: HitEntities,
+        entities: &Arc<HitEntities>,
     ) -> Option<&Burst> {
-        let uuid = entities.uuid.as_str();
+        self.sweep(spec, time);
         // Looking the group up by reference first copies the key only for a new group.
         if !self.groups.contains_key(key) {
-            self.groups.insert(key.to_vec(), Group::default());
+            self.groups.insert(key.into(), Group::default());
         }
         let group = self.groups.get_mut(key)?;
-        group.window.push_back(Hit {
+        group.push(Hit {
             time,
             rule,
-            value,
-            uuid: uuid.to_string(),
-            entities: entities.clone(),
+            value: value.map(String::into_boxed_str),
+            entities: Arc::clone(entities),
         });
-        while group
-            .window
-            .front()
-            .is_some_and(|oldest| time - oldest.time > spec.timespan)
-        {
-            group.window.pop_front();
-        }
+        group.expire(time, spec.timespan);
         if group
             .burst
             .as_ref()
@@ -312,7 +366,7 @@ impl CorrelationState {
             group.burst = None;
         }
 
-        let count = measure(spec, &group.window);
+        let count = measure(spec, group);
         if !spec.holds(count) {
             return None;
         }
@@ -322,9 +376,9 @@ impl CorrelationState {
                 burst.count += 1;
                 burst.peak = burst.peak.max(count);
                 if burst.evidence.len() < crate::MAX_EVIDENCE {
-                    burst.evidence.push(uuid.to_string());
+                    burst.evidence.push(entities.uuid.clone());
                 }
-                burst.tally(&entities);
+                burst.tally(entities);
             }
             None => {
                 let mut burst = Burst {
@@ -334,7 +388,7 @@ impl CorrelationState {
                         .window
                         .iter()
                         .take(crate::MAX_EVIDENCE)
-                        .map(|hit| hit.uuid.clone())
+                        .map(|hit| hit.entities.uuid.clone())
                         .collect(),
                     count: group.window.len() as u64,
                     peak: count,
@@ -349,31 +403,109 @@ impl CorrelationState {
         }
         group.burst.as_ref()
     }
+
+    /// Removes the groups that can no longer count, at most once per
+    /// `timespan` or six hours of event time, whichever is longer, so
+    /// memory follows the groups active in that time rather than every
+    /// group ever seen, while a sweep costs little per event.
+    fn sweep(&mut self, spec: &CorrelationSpec, now: DateTime<Utc>) {
+        let interval = spec.timespan.max(Duration::hours(6));
+        let due = self.swept.is_none_or(|swept| now - swept > interval);
+        if !due {
+            return;
+        }
+        self.swept = Some(now);
+        self.groups
+            .retain(|_, group| !group.is_stale(now, spec.timespan));
+    }
 }
 
 /// Returns the count the condition is compared with.
-fn measure(spec: &CorrelationSpec, window: &VecDeque<Hit>) -> u64 {
+fn measure(spec: &CorrelationSpec, group: &Group) -> u64 {
     match spec.kind {
-        CorrelationKind::EventCount => window.len() as u64,
-        CorrelationKind::ValueCount => window
-            .iter()
-            .filter_map(|hit| hit.value.as_deref())
-            .collect::<HashSet<_>>()
-            .len() as u64,
-        CorrelationKind::Temporal => window
-            .iter()
-            .map(|hit| hit.rule)
-            .collect::<HashSet<_>>()
-            .len() as u64,
+        CorrelationKind::EventCount => group.window.len() as u64,
+        CorrelationKind::ValueCount => group.values.len() as u64,
+        CorrelationKind::Temporal => group.rules.iter().filter(|count| **count > 0).count() as u64,
         CorrelationKind::TemporalOrdered => {
             // The longest prefix of `rules` seen in order inside the window.
             let mut next = 0;
-            for hit in window {
+            for hit in &group.window {
                 if hit.rule == next {
                     next += 1;
                 }
             }
             next as u64
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{Duration, TimeZone, Utc};
+    use yaml_serde::Mapping;
+
+    use super::{CorrelationSpec, CorrelationState, HitEntities};
+
+    fn spec() -> CorrelationSpec {
+        let section: Mapping = yaml_serde::from_str(
+            "type: event_count\nrules: [failed]\ngroup-by: [actor.alternateId]\ntimespan: 10m\ncondition:\n    gte: 3\n",
+        )
+        .unwrap();
+        CorrelationSpec::parse(&section).unwrap()
+    }
+
+    /// A week of one new group a minute keeps only the groups of the last
+    /// sweep interval (six hours) and timespan (ten minutes), not all 10,080.
+    #[test]
+    fn stale_groups_removed() {
+        let spec = spec();
+        let mut state = CorrelationState::default();
+        let start = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
+        let mut max_groups = 0;
+        for minute in 0..7 * 24 * 60 {
+            let entities = Arc::new(HitEntities {
+                uuid: format!("u{minute}"),
+                ..HitEntities::default()
+            });
+            let key = format!("user{minute}@example.com");
+            let time = start + Duration::minutes(minute);
+            state.add(&spec, &key, 0, None, time, &entities);
+            max_groups = max_groups.max(state.groups.len());
+        }
+        assert!(
+            max_groups <= 6 * 60 + 10 + 2,
+            "{max_groups} groups held at once"
+        );
+    }
+
+    /// A group removed by a sweep and one started afresh count the same.
+    #[test]
+    fn group_after_sweep_counts_afresh() {
+        let spec = spec();
+        let mut state = CorrelationState::default();
+        let start = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
+        let entities = Arc::new(HitEntities::default());
+        for minute in [0, 1] {
+            let time = start + Duration::minutes(minute);
+            assert!(state.add(&spec, "jdoe", 0, None, time, &entities).is_none());
+        }
+        // Seven hours later the sweep drops the group; two more matches
+        // are not enough on their own.
+        let later = start + Duration::hours(7);
+        assert!(
+            state
+                .add(&spec, "other", 0, None, later, &entities)
+                .is_none()
+        );
+        assert!(!state.groups.contains_key("jdoe"));
+        for minute in [0, 1] {
+            let time = later + Duration::minutes(minute);
+            assert!(state.add(&spec, "jdoe", 0, None, time, &entities).is_none());
+        }
+        let time = later + Duration::minutes(2);
+        let burst = state.add(&spec, "jdoe", 0, None, time, &entities);
+        assert_eq!(burst.map(|burst| burst.count), Some(3));
     }
 }

@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use idaudit_store::{Alert, AlertStatus};
+use rustc_hash::FxHashMap;
 use serde_json::{Value, json};
 
-use super::correlation::{Burst, CorrelationSpec, CorrelationState};
+use super::correlation::{Burst, CorrelationSpec, CorrelationState, HitEntities, KEY_SEPARATOR};
 use super::detection::Detection;
-use super::path::FieldPath;
+use super::path::{FieldPath, scalar_text};
 use super::{RuleBody, RuleMeta, SigmaRule};
 use crate::event::Event;
 use crate::settings::Settings;
@@ -48,10 +49,12 @@ struct CorrelationRule {
 pub struct SigmaEngine {
     detections: Vec<DetectionRule>,
     correlations: Vec<CorrelationRule>,
-    by_event_type: HashMap<String, Vec<usize>>,
+    by_event_type: FxHashMap<String, Vec<usize>>,
     unindexed: Vec<usize>,
     settings: Arc<Settings>,
     suppressor: Suppressor,
+    /// Buffer for the group key of a correlation match.
+    key: String,
 }
 
 /// Position of a matched rule.
@@ -67,10 +70,11 @@ impl SigmaEngine {
         let mut engine = SigmaEngine {
             detections: Vec::new(),
             correlations: Vec::new(),
-            by_event_type: HashMap::new(),
+            by_event_type: FxHashMap::default(),
             unindexed: Vec::new(),
             settings,
             suppressor: Suppressor::default(),
+            key: String::new(),
         };
         let mut names: HashMap<String, Source> = HashMap::new();
         for rule in rules {
@@ -222,11 +226,40 @@ impl SigmaEngine {
         )
     }
 
+    /// Returns the dotted paths of the fields the rules read on an event of
+    /// `event_type` (lower-cased), or of a type no detection is indexed
+    /// under when `None`; `None` in return means any field.
+    pub fn fields_for(&self, event_type: Option<&str>) -> Option<Vec<String>> {
+        let indexed = event_type
+            .and_then(|event_type| self.by_event_type.get(event_type))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut paths: Vec<&FieldPath> = Vec::new();
+        for &index in indexed.iter().chain(&self.unindexed) {
+            let rule = &self.detections[index];
+            paths.extend(rule.detection.fields()?);
+            paths.extend(rule.meta.user_field.iter().chain(&rule.meta.ip_field));
+        }
+        for rule in &self.correlations {
+            paths.extend(rule.group_fields.iter().flatten());
+            paths.extend(&rule.spec.field);
+            paths.extend(rule.meta.user_field.iter().chain(&rule.meta.ip_field));
+        }
+        let mut fields: Vec<String> = paths
+            .into_iter()
+            .map(|path| path.segments().join("."))
+            .collect();
+        // Read by `base_details` for every alert.
+        fields.push("client.geographicalContext.country".to_string());
+        Some(fields)
+    }
+
     /// Evaluates one event and appends the alerts it raises or updates.
     pub fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
         let Some(time) = event.published else {
             return;
         };
+        self.suppressor.prune(time);
         // Okta spells event types in lower case, so this rarely allocates.
         let lower = if event
             .event_type
@@ -242,6 +275,7 @@ impl SigmaEngine {
             .get(lower.as_ref())
             .map(Vec::len)
             .unwrap_or_default();
+        let mut entities = None;
         for position in 0..indexed + self.unindexed.len() {
             let index = match position.checked_sub(indexed) {
                 None => self.by_event_type[lower.as_ref()][position],
@@ -254,13 +288,16 @@ impl SigmaEngine {
             if self.settings.skips(&rule.meta.id, rule.meta.people, event) {
                 continue;
             }
-            let feeds = rule.feeds.clone();
             if rule.raises_alerts {
                 let alert = single_alert(&rule.meta, event);
                 let (id, suppress) = (rule.meta.id.clone(), rule.meta.suppress);
                 self.emit(&id, suppress, alert, alerts);
             }
-            self.feed(&feeds, event, time, alerts, 0);
+            // Taken out while the correlations it names are fed, which
+            // never changes it, to avoid copying it for every match.
+            let feeds = std::mem::take(&mut self.detections[index].feeds);
+            self.feed(&feeds, event, time, &mut entities, alerts, 0);
+            self.detections[index].feeds = feeds;
         }
     }
 
@@ -269,6 +306,7 @@ impl SigmaEngine {
         feeds: &[(usize, usize)],
         event: &Event,
         time: DateTime<Utc>,
+        entities: &mut Option<Arc<HitEntities>>,
         alerts: &mut Vec<Alert>,
         depth: usize,
     ) {
@@ -280,29 +318,45 @@ impl SigmaEngine {
             if self.settings.skips(&rule.meta.id, rule.meta.people, event) {
                 continue;
             }
-            let key: Vec<String> = rule.group_fields[position]
-                .iter()
-                .map(|field| field.first_text(&event.value).unwrap_or_default())
-                .collect();
+            let mut key = std::mem::take(&mut self.key);
+            key.clear();
+            for (number, field) in rule.group_fields[position].iter().enumerate() {
+                if number > 0 {
+                    key.push(KEY_SEPARATOR);
+                }
+                push_first_text(field, &event.value, &mut key);
+            }
             let value = rule
                 .spec
                 .field
                 .as_ref()
                 .and_then(|field| field.first_text(&event.value));
-            let Some(burst) =
-                rule.state
-                    .add(&rule.spec, &key, position, value, time, hit_entities(event))
-            else {
+            let entities = entities.get_or_insert_with(|| Arc::new(hit_entities(event)));
+            let burst = rule
+                .state
+                .add(&rule.spec, &key, position, value, time, entities)
+                .cloned();
+            let Some(burst) = burst else {
+                self.key = key;
                 continue;
             };
-            let burst = burst.clone();
             if rule.raises_alerts {
-                let alert = burst_alert(rule, &key, &burst, event);
+                let values: Vec<String> = key.split(KEY_SEPARATOR).map(str::to_string).collect();
+                let alert = burst_alert(rule, &values, &burst, event);
                 let (id, suppress) = (rule.meta.id.clone(), rule.meta.suppress);
                 self.emit(&id, suppress, alert, alerts);
             }
-            let next = self.correlations[index].feeds.clone();
-            self.feed(&next, event, time, alerts, depth + 1);
+            self.key = key;
+            let next = std::mem::take(&mut self.correlations[index].feeds);
+            self.feed(
+                &next,
+                event,
+                time,
+                &mut Some(Arc::clone(entities)),
+                alerts,
+                depth + 1,
+            );
+            self.correlations[index].feeds = next;
         }
     }
 
@@ -342,9 +396,20 @@ fn entities(meta: &RuleMeta, event: &Event) -> (Option<String>, Option<String>) 
     )
 }
 
+/// Appends the first scalar `field` reaches in `event`, as text.
+fn push_first_text(field: &FieldPath, event: &Value, buffer: &mut String) {
+    field.any(event, &mut |value| match scalar_text(value) {
+        Some(text) => {
+            buffer.push_str(&text);
+            true
+        }
+        None => false,
+    });
+}
+
 /// Returns the uuid, client IP and actor of an event for a correlation's tallies.
-fn hit_entities(event: &Event) -> super::correlation::HitEntities {
-    super::correlation::HitEntities {
+fn hit_entities(event: &Event) -> HitEntities {
+    HitEntities {
         uuid: event.uuid.clone(),
         ip: event.client_ip().map(str::to_string),
         user: event.actor_name().map(str::to_string),
@@ -476,6 +541,14 @@ impl crate::rules::Rule for SigmaEngine {
 
     fn fields(&self) -> Option<Vec<String>> {
         SigmaEngine::fields(self)
+    }
+
+    fn event_types_read(&self) -> Vec<String> {
+        self.by_event_type.keys().cloned().collect()
+    }
+
+    fn fields_for(&self, event_type: Option<&str>) -> Option<Vec<String>> {
+        SigmaEngine::fields_for(self, event_type)
     }
 
     fn finish(&mut self, _alerts: &mut Vec<Alert>) {}

@@ -9,7 +9,9 @@
 //! conditions with `and`, `or`, `not`, `1 of`, `all of` and parentheses.
 //! Correlation rules support `event_count`, `value_count`, `temporal` and
 //! `temporal_ordered` with `group-by`, `timespan`, `condition`, `aliases`
-//! and `generate`, and may reference other correlations.
+//! and `generate`, and may reference other correlations. The retired Sigma
+//! 1.0 form `selection | count(field) by field > N` with a `timeframe` is
+//! loaded as a correlation (see `aggregation.rs`).
 //!
 //! Rules written for idaudit may add an `idaudit` map, which other Sigma
 //! tools ignore:
@@ -20,6 +22,7 @@
 //! - `suppress` is the window, such as `1h`, within which further matches
 //!   for the same entity update one alert.
 
+mod aggregation;
 mod condition;
 mod correlation;
 mod detection;

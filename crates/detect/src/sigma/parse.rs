@@ -3,6 +3,7 @@
 use chrono::Duration;
 use yaml_serde::{Mapping, Value};
 
+use super::aggregation::Aggregation;
 use super::correlation::CorrelationSpec;
 use super::detection::Detection;
 use super::path::FieldPath;
@@ -32,20 +33,19 @@ pub fn parse_documents(text: &str, file: &str, source: &str) -> Result<Vec<Sigma
         .file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())
         .unwrap_or_default();
-    documents
-        .into_iter()
-        .map(|(index, value)| {
-            let start = starts.get(index).copied().unwrap_or(1);
-            let place = Place {
-                file,
-                text,
-                start,
-                end: starts.get(index + 1).copied(),
-            };
-            let default_id = single.then(|| stem.clone());
-            parse_rule(&value, &place, source, default_id)
-        })
-        .collect()
+    let mut rules = Vec::new();
+    for (index, value) in documents {
+        let start = starts.get(index).copied().unwrap_or(1);
+        let place = Place {
+            file,
+            text,
+            start,
+            end: starts.get(index + 1).copied(),
+        };
+        let default_id = single.then(|| stem.clone());
+        rules.extend(parse_rule(&value, &place, source, default_id)?);
+    }
+    Ok(rules)
 }
 
 /// A document's place in its file, for error messages.
@@ -91,12 +91,14 @@ fn document_starts(text: &str) -> Vec<usize> {
     starts
 }
 
+/// Parses one rule document; a detection with a Sigma 1.0 aggregation in
+/// its condition becomes two rules (see [`super::aggregation`]).
 fn parse_rule(
     value: &Value,
     place: &Place<'_>,
     source: &str,
     default_id: Option<String>,
-) -> Result<SigmaRule, LoadError> {
+) -> Result<Vec<SigmaRule>, LoadError> {
     let map = value
         .as_mapping()
         .ok_or_else(|| place.error("", "A rule must be a YAML map".to_string()))?;
@@ -114,6 +116,9 @@ fn parse_rule(
         let section = section
             .as_mapping()
             .ok_or_else(|| place.error("detection:", "`detection` must be a map".to_string()))?;
+        if let Some(rules) = parse_aggregation(section, &meta, place)? {
+            return Ok(rules);
+        }
         let detection = Detection::compile(section).map_err(|error| {
             let needle = match &error {
                 super::detection::DetectionError::Field { name, .. } => format!("{name}:"),
@@ -131,7 +136,61 @@ fn parse_rule(
             ),
         ));
     };
-    Ok(SigmaRule { meta, body })
+    Ok(vec![SigmaRule { meta, body }])
+}
+
+/// Returns the search detection and the correlation that a condition such
+/// as `selection | count(field) by group > N` stands for, or `None` when
+/// the condition has no aggregation.
+fn parse_aggregation(
+    section: &Mapping,
+    meta: &RuleMeta,
+    place: &Place<'_>,
+) -> Result<Option<Vec<SigmaRule>>, LoadError> {
+    let Some(condition) = section.get("condition").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let Some(aggregation) =
+        Aggregation::parse(condition).map_err(|message| place.error("condition:", message))?
+    else {
+        return Ok(None);
+    };
+    let timeframe = section
+        .get("timeframe")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            place.error(
+                "condition:",
+                "An aggregation in the condition needs a `timeframe` in `detection`".to_string(),
+            )
+        })?;
+
+    let mut search_section = section.clone();
+    search_section.insert("condition".into(), aggregation.search.as_str().into());
+    let detection = Detection::compile(&search_section)
+        .map_err(|error| place.error("condition:", error.to_string()))?;
+    let search_id = format!("{}.search", meta.id);
+    let search_meta = RuleMeta {
+        id: search_id.clone(),
+        sigma_id: None,
+        name: Some(search_id.clone()),
+        title: format!("{} (matching events)", meta.title),
+        level: "informational".to_string(),
+        ..meta.clone()
+    };
+
+    let correlation = CorrelationSpec::parse(&aggregation.correlation(&search_id, timeframe))
+        .map_err(|message| place.error("condition:", message))?;
+    Ok(Some(vec![
+        SigmaRule {
+            meta: search_meta,
+            body: RuleBody::Detection(detection),
+        },
+        SigmaRule {
+            meta: meta.clone(),
+            body: RuleBody::Correlation(correlation),
+        },
+    ]))
 }
 
 fn text_of(map: &Mapping, key: &str) -> Option<String> {

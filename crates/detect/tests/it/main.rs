@@ -1,5 +1,6 @@
 //! Rule tests over events stored in a real SQLite file.
 
+mod coverage;
 mod failed_sign_ins;
 mod fixtures;
 mod native;
@@ -8,6 +9,7 @@ mod projection;
 mod scenarios;
 mod sigma;
 mod sinks;
+mod streaming;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use idaudit_store::{EventRecord, Store};

@@ -314,9 +314,102 @@ fn builtin_and_sigmahq_rules_load() {
     ] {
         assert!(builtin.iter().any(|rule| rule.id == id), "{id} missing");
     }
-    let sigmahq = RuleSet::sigmahq().unwrap().list();
-    assert_eq!(sigmahq.len(), 21);
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/sigmahq");
-    assert_eq!(RuleSet::load_dir(&folder).unwrap().list().len(), 21);
     let _ = base_time();
+}
+
+/// Every file of the SigmaHQ folder loads unmodified, as a file and as
+/// part of the embedded set, and yields a rule named after the file.
+#[test]
+fn every_sigmahq_file_loads() {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/sigmahq");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "yml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 22);
+
+    let embedded = RuleSet::sigmahq().unwrap().list();
+    for file in &files {
+        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let loaded = RuleSet::load_file(file).unwrap_or_else(|error| panic!("{error}"));
+        assert!(loaded.skipped.is_empty(), "{stem} skipped");
+        let rules = loaded.list();
+        assert!(
+            rules.iter().any(|rule| rule.id == stem),
+            "{stem}: {rules:?}"
+        );
+        assert!(
+            embedded.iter().any(|rule| rule.id == stem),
+            "{stem} not embedded"
+        );
+    }
+    let whole_folder = RuleSet::load_dir(&folder).unwrap().list();
+    assert_eq!(whole_folder.len(), embedded.len());
+}
+
+fn push(uuid: &str, login: &str, minutes: i64) -> Value {
+    let published = base_time() + chrono::Duration::minutes(minutes);
+    json!({
+        "uuid": uuid,
+        "published": idaudit_store::format_time(published),
+        "eventType": "system.push.send_factor_verify_push",
+        "actor": {"id": "00u1", "type": "User", "alternateId": login},
+        "client": {"ipAddress": "198.51.100.4"},
+        "outcome": {"result": "SUCCESS"}
+    })
+}
+
+/// `okta_mfa_fatigue.yml` says `count(actor.alternateid) by eventtype > 20`
+/// within 10 minutes: more than twenty distinct users sent pushes.
+#[test]
+fn sigma_1_aggregation_counts_distinct_values() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/sigmahq/okta_mfa_fatigue.yml");
+    let rules = RuleSet::load_file(&file).unwrap();
+    let kinds: Vec<(String, String)> = rules
+        .list()
+        .into_iter()
+        .map(|rule| (rule.id, rule.kind))
+        .collect();
+    assert!(kinds.contains(&("okta_mfa_fatigue".to_string(), "correlation".to_string())));
+
+    let twenty: Vec<Value> = (0..20)
+        .map(|index| push(&format!("a{index}"), &format!("user{index}@example.com"), 0))
+        .collect();
+    assert!(run(&rules, &twenty).is_empty());
+
+    let one_user_many_pushes: Vec<Value> = (0..40)
+        .map(|index| push(&format!("b{index}"), "jdoe@example.com", 0))
+        .collect();
+    assert!(run(&rules, &one_user_many_pushes).is_empty());
+
+    let mut spread_out = twenty.clone();
+    spread_out.push(push("late", "user20@example.com", 11));
+    assert!(run(&rules, &spread_out).is_empty());
+
+    let mut twenty_one = twenty;
+    twenty_one.push(push("a20", "user20@example.com", 9));
+    let alerts = run(&rules, &twenty_one);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].rule, "okta_mfa_fatigue");
+    assert_eq!(alerts[0].severity, "low");
+    assert_eq!(alerts[0].count, 21);
+}
+
+#[test]
+fn aggregation_without_timeframe_rejected() {
+    let yaml = detection(
+        "    selection:\n        eventType: system.push.send_factor_verify_push",
+        "selection | count() by actor.alternateId > 5",
+    );
+    let message = load_error(&yaml);
+    assert!(message.contains("timeframe"), "{message}");
+
+    let yaml = detection(
+        "    selection:\n        eventType: system.push.send_factor_verify_push\n    timeframe: 5m",
+        "selection | avg(bytes) by actor.alternateId > 5",
+    );
+    let message = load_error(&yaml);
+    assert!(message.contains("`avg`"), "{message}");
 }
