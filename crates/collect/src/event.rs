@@ -7,8 +7,12 @@
 //! renamed is rejected with the reason rather than guessed at, so that a rule
 //! cannot match it by mistake.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use idaudit_store::EventRecord;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 /// Fields that hold a whole LogEvent as a JSON string in export formats.
@@ -56,6 +60,126 @@ pub fn to_event_record(value: Value) -> Result<EventRecord, String> {
         raw: Value::Object(object).to_string(),
     };
     Ok(record)
+}
+
+/// Builds an [`EventRecord`] from the text of a plain LogEvent without
+/// building its JSON tree, and keeps the text, without whitespace between
+/// tokens, as `raw`. Returns `None` for anything that needs a closer look: a
+/// wrapper, a hook delivery, renamed keys, a missing or mistyped key field,
+/// or invalid JSON. [`to_event_record`] then decides, with its reasons.
+pub fn plain_event_record(text: &str) -> Option<EventRecord> {
+    let event: PlainEvent = serde_json::from_str(text).ok()?;
+    if event.data || event.lower_cased_key {
+        return None;
+    }
+    let uuid = event.uuid.filter(|uuid| !uuid.trim().is_empty())?;
+    let event_type = event.event_type.filter(|kind| !kind.trim().is_empty())?;
+    let published = parse_published(event.published.as_deref()?)?;
+
+    let actor = event.actor.unwrap_or_default();
+    let client_ip = event
+        .client
+        .and_then(|client| client.ip_address)
+        .filter(|ip| ip != "null");
+    Some(EventRecord {
+        uuid: uuid.into_owned(),
+        published: idaudit_store::format_time(published),
+        event_type: event_type.into_owned(),
+        actor_id: actor.id.map(Cow::into_owned),
+        actor_alternate_id: actor.alternate_id.map(Cow::into_owned),
+        outcome_result: event
+            .outcome
+            .and_then(|outcome| outcome.result)
+            .map(Cow::into_owned),
+        client_ip: client_ip.map(Cow::into_owned),
+        raw: compact_json(text),
+    })
+}
+
+/// The fields of a LogEvent that [`EventRecord`] keeps, and markers of
+/// records that are not plain LogEvents.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlainEvent<'a> {
+    #[serde(borrow)]
+    uuid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    published: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    actor: Option<PlainActor<'a>>,
+    #[serde(borrow)]
+    outcome: Option<PlainOutcome<'a>>,
+    #[serde(borrow)]
+    client: Option<PlainClient<'a>>,
+    /// An event-hook delivery has `data`.
+    #[serde(default, deserialize_with = "present")]
+    data: bool,
+    #[serde(default, deserialize_with = "present", alias = "eventtype")]
+    #[serde(
+        alias = "displaymessage",
+        alias = "debugcontext",
+        alias = "authenticationcontext"
+    )]
+    #[serde(alias = "securitycontext", alias = "legacyeventtype")]
+    lower_cased_key: bool,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlainActor<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    alternate_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct PlainOutcome<'a> {
+    #[serde(borrow)]
+    result: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlainClient<'a> {
+    #[serde(borrow)]
+    ip_address: Option<Cow<'a, str>>,
+}
+
+/// Deserializes any value, including `null`, as `true`: the key was present.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(deserializer)?;
+    Ok(true)
+}
+
+/// Removes the whitespace between the tokens of valid JSON text.
+fn compact_json(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let outside_whitespace = |byte: &u8| matches!(byte, b' ' | b'\t' | b'\n' | b'\r');
+    if !bytes.iter().any(outside_whitespace) {
+        return text.to_string();
+    }
+    let mut compact = Vec::with_capacity(bytes.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in bytes {
+        if in_string {
+            compact.push(byte);
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if !outside_whitespace(&byte) {
+            in_string = byte == b'"';
+            compact.push(byte);
+        }
+    }
+    // Only ASCII whitespace was removed, and only between tokens, so the
+    // bytes are still the UTF-8 of the input's characters.
+    String::from_utf8(compact).unwrap_or_else(|_| text.to_string())
 }
 
 /// Returns the LogEvent object inside `value`, unwrapping a JSON-string wrapper.
@@ -128,7 +252,7 @@ fn truncate(text: &str) -> String {
 mod tests {
     use serde_json::json;
 
-    use super::{parse_published, to_event_record};
+    use super::{compact_json, parse_published, plain_event_record, to_event_record};
 
     fn event() -> serde_json::Value {
         json!({
@@ -186,6 +310,51 @@ mod tests {
         assert!(parse_published("2021-06-25 21:27:03.490123").is_some());
         assert!(parse_published("2021-06-25 21:27:03.490123456").is_some());
         assert!(parse_published("yesterday").is_none());
+    }
+
+    #[test]
+    fn plain_path_matches_general_path() {
+        let text = serde_json::to_string_pretty(&event()).unwrap();
+        let plain = plain_event_record(&text).unwrap();
+        let general = to_event_record(event()).unwrap();
+        assert_eq!(plain.uuid, general.uuid);
+        assert_eq!(plain.published, general.published);
+        assert_eq!(plain.event_type, general.event_type);
+        assert_eq!(plain.actor_id, general.actor_id);
+        assert_eq!(plain.actor_alternate_id, general.actor_alternate_id);
+        assert_eq!(plain.outcome_result, general.outcome_result);
+        assert_eq!(plain.client_ip, general.client_ip);
+        assert!(!plain.raw.contains(' '), "{}", plain.raw);
+        let raw: serde_json::Value = serde_json::from_str(&plain.raw).unwrap();
+        assert_eq!(raw, event());
+    }
+
+    #[test]
+    fn plain_path_leaves_special_records() {
+        let wrapper = json!({"_raw": event().to_string()}).to_string();
+        let renamed = json!({"uuid": "a2", "published": "2021-06-25T21:27:03Z",
+                             "eventType": "x", "eventtype": null})
+        .to_string();
+        let hook = json!({"eventType": "com.okta.event_hook", "data": {"events": []}}).to_string();
+        let mut mistyped = event();
+        mistyped["actor"]["id"] = json!(7);
+        for text in [
+            wrapper,
+            renamed,
+            hook,
+            mistyped.to_string(),
+            "{broken".to_string(),
+        ] {
+            assert!(plain_event_record(&text).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn compact_json_keeps_string_whitespace() {
+        assert_eq!(
+            compact_json("{ \"a\" : \"x y\\\" z\" ,\n \"b\": [1, 2] }"),
+            "{\"a\":\"x y\\\" z\",\"b\":[1,2]}"
+        );
     }
 
     #[test]

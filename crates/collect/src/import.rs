@@ -14,10 +14,10 @@ use flate2::read::MultiGzDecoder;
 use idaudit_store::{EventRecord, InsertOutcome, Store};
 use serde_json::Value;
 
-use crate::event::to_event_record;
+use crate::event::{plain_event_record, to_event_record};
 
 /// Events are written to the store in batches of this size.
-const BATCH_SIZE: usize = 5_000;
+const BATCH_SIZE: usize = 20_000;
 
 /// Position of a record in its input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,20 +168,30 @@ impl<'a> Importer<'a> {
         }
     }
 
-    fn read_lines(&mut self, reader: Box<dyn BufRead + '_>) -> std::io::Result<()> {
-        for (index, line) in reader.lines().enumerate() {
-            let line = line?;
+    fn read_lines(&mut self, mut reader: Box<dyn BufRead + '_>) -> std::io::Result<()> {
+        let mut line = String::new();
+        let mut index = 0;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            index += 1;
             let trimmed = line.trim();
             if trimmed.is_empty() {
                 continue;
             }
-            let location = Location::Line(index + 1);
+            // Most lines are plain LogEvents, read without a JSON tree.
+            if let Some(record) = plain_event_record(trimmed) {
+                self.push(record)?;
+                continue;
+            }
+            let location = Location::Line(index);
             match serde_json::from_str::<Value>(trimmed) {
                 Ok(value) => self.add_line_value(value, location)?,
                 Err(error) => self.reject(location, format!("invalid JSON: {error}")),
             }
         }
-        Ok(())
     }
 
     /// A JSON Lines record is an event, or a whole API page or hook delivery.
@@ -209,14 +219,17 @@ impl<'a> Importer<'a> {
 
     fn add(&mut self, value: Value, location: Location) -> std::io::Result<()> {
         match to_event_record(value) {
-            Ok(record) => {
-                self.summary.records += 1;
-                self.batch.push(record);
-                if self.batch.len() >= BATCH_SIZE {
-                    self.flush()?;
-                }
-            }
+            Ok(record) => self.push(record)?,
             Err(reason) => self.reject(location, reason),
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, record: EventRecord) -> std::io::Result<()> {
+        self.summary.records += 1;
+        self.batch.push(record);
+        if self.batch.len() >= BATCH_SIZE {
+            self.flush()?;
         }
         Ok(())
     }

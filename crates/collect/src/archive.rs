@@ -1,0 +1,816 @@
+//! The System Log archive: stored events written as Parquet objects, kept
+//! past Okta's 90-day retention, in a local folder or an S3 bucket.
+//!
+//! Objects are partitioned Hive-style by org and by the UTC day of each
+//! event's `published`: `org=<org>/date=YYYY-MM-DD/part-<store id>-<batch>.parquet`,
+//! zstd-compressed. `docs/archive.md` documents the columns.
+//!
+//! Each event is archived exactly once. The store assigns it to a batch and
+//! names the batch's object in one transaction; the object is written next,
+//! and the batch is marked written only after that. A batch left unmarked by a
+//! crash is written again under the same name with the same events, which
+//! replaces the object if it was written. Object stores replace an object
+//! whole (S3 by a single `PUT`, the local folder by renaming a temporary file),
+//! so a reader never sees half an object.
+//!
+//! [`archive_pending`] runs every step. `idaudit archive` calls it with
+//! [`ArchivePolicy::on_demand`], and a continuous collector calls it after
+//! each stored page with [`ArchivePolicy::continuous`], which waits for a
+//! day to end or for a full batch so that objects do not stay small.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{Int64Builder, ListBuilder, StringBuilder, TimestampMillisecondBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
+use idaudit_store::{ArchiveBatch, ArchiveRow, Store};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+/// Version of the column layout, stored in each object's key-value metadata
+/// under [`SCHEMA_VERSION_KEY`].
+pub const SCHEMA_VERSION: &str = "1";
+
+/// Parquet key-value metadata key that holds [`SCHEMA_VERSION`].
+pub const SCHEMA_VERSION_KEY: &str = "idaudit.archive.schema_version";
+
+/// State key of the random id that makes this store's object names unique
+/// among stores writing to the same archive.
+const STORE_ID_KEY: &str = "archive.store_id";
+
+/// zstd level of every column. On simulator events, level 1 encoded about
+/// 20% faster than zstd's default of 3, for files about 1% larger
+/// (`bench/src/bin/archive_rate.rs`).
+const ZSTD_LEVEL: i32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("failed to read or update the archive state in the store")]
+    Store(#[from] idaudit_store::Error),
+    #[error("failed to encode archive batch {batch} as Parquet")]
+    Encode {
+        batch: i64,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("failed to write archive object `{object}` to {location}")]
+    Write {
+        object: String,
+        location: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("invalid archive location `{location}`: {reason}")]
+    InvalidLocation { location: String, reason: String },
+    #[error("failed to open the archive at {location}")]
+    Open {
+        location: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("an archive encoding task stopped unexpectedly")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Where archive objects are written: a local folder or an S3 bucket and prefix.
+#[derive(Clone, Debug)]
+pub struct ArchiveTarget {
+    objects: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+    location: String,
+}
+
+/// An S3 bucket, or a bucket of an S3-compatible service, to archive to.
+///
+/// Credentials and any setting left `None` are read from the standard AWS
+/// environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT` and the others that
+/// `object_store` reads), then from the instance or container credentials.
+#[derive(Clone, Debug, Default)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Key prefix below which the partitions are written, without slashes at the ends.
+    pub prefix: String,
+    pub region: Option<String>,
+    /// Endpoint of an S3-compatible service. Plain HTTP is accepted only for loopback.
+    pub endpoint: Option<String>,
+    /// Static credentials given by the caller in place of the environment.
+    pub credentials: Option<S3Credentials>,
+}
+
+/// An access key pair. `Debug` prints the key id only.
+#[derive(Clone)]
+pub struct S3Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for S3Credentials {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("S3Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl ArchiveTarget {
+    /// Archives to a local folder, created if missing.
+    pub fn local(folder: &Path) -> Result<ArchiveTarget, ArchiveError> {
+        let location = format!("`{}`", folder.display());
+        std::fs::create_dir_all(folder).map_err(|error| ArchiveError::InvalidLocation {
+            location: folder.display().to_string(),
+            reason: format!("cannot create the folder: {error}"),
+        })?;
+        let objects = LocalFileSystem::new_with_prefix(folder)
+            .map_err(|source| ArchiveError::Open {
+                location: location.clone(),
+                source,
+            })?
+            .with_automatic_cleanup(true);
+        Ok(ArchiveTarget {
+            objects: Arc::new(objects),
+            prefix: ObjectPath::default(),
+            location,
+        })
+    }
+
+    /// Archives to an S3 bucket.
+    pub fn s3(s3: &S3Location) -> Result<ArchiveTarget, ArchiveError> {
+        let location = if s3.prefix.is_empty() {
+            format!("`s3://{}`", s3.bucket)
+        } else {
+            format!("`s3://{}/{}`", s3.bucket, s3.prefix)
+        };
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&s3.bucket);
+        if let Some(region) = &s3.region {
+            builder = builder.with_region(region);
+        }
+        if let Some(endpoint) = &s3.endpoint {
+            let allow_http = check_endpoint(endpoint)?;
+            builder = builder.with_endpoint(endpoint).with_allow_http(allow_http);
+        }
+        if let Some(credentials) = &s3.credentials {
+            builder = builder
+                .with_access_key_id(&credentials.access_key_id)
+                .with_secret_access_key(&credentials.secret_access_key);
+        }
+        let objects = builder.build().map_err(|source| ArchiveError::Open {
+            location: location.clone(),
+            source,
+        })?;
+        Ok(ArchiveTarget {
+            objects: Arc::new(objects),
+            prefix: ObjectPath::from(s3.prefix.trim_matches('/')),
+            location,
+        })
+    }
+
+    /// Returns the folder or bucket, for messages; it contains no credentials.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Returns the object store the archive is written to.
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.objects)
+    }
+
+    /// Returns the full path of an object named relative to the archive root.
+    pub fn object_path(&self, name: &str) -> ObjectPath {
+        let mut path = self.prefix.clone();
+        for part in name.split('/') {
+            path = path.clone().join(part);
+        }
+        path
+    }
+}
+
+/// Checks an S3 endpoint URL and returns whether it is plain HTTP, which is
+/// accepted only for a loopback host.
+fn check_endpoint(endpoint: &str) -> Result<bool, ArchiveError> {
+    let invalid = |reason: &str| ArchiveError::InvalidLocation {
+        location: endpoint.to_string(),
+        reason: reason.to_string(),
+    };
+    let url = reqwest::Url::parse(endpoint).map_err(|_| invalid("not a URL"))?;
+    match url.scheme() {
+        "https" => Ok(false),
+        "http" => {
+            let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if loopback {
+                Ok(true)
+            } else {
+                Err(invalid(
+                    "plain HTTP is accepted only for a loopback host: use https://",
+                ))
+            }
+        }
+        _ => Err(invalid("use an http:// (loopback only) or https:// URL")),
+    }
+}
+
+/// When [`archive_pending`] writes objects, and how long events stay in the store.
+#[derive(Clone, Debug)]
+pub struct ArchivePolicy {
+    /// Most events in one object; a day with more is split into several.
+    pub max_events_per_object: u64,
+    /// Write every pending event, also of days that have not ended.
+    pub flush_open_days: bool,
+    /// How long after the end of a UTC day its events are written when
+    /// `flush_open_days` is off, so that late events of that day join them.
+    pub late_events_grace: Duration,
+    /// Delete archived events published more than this many days ago from
+    /// the store; `None` keeps them.
+    pub keep_days: Option<u32>,
+    /// Batches encoded at once.
+    pub parallelism: usize,
+}
+
+impl ArchivePolicy {
+    /// Writes every pending event now (`idaudit archive`).
+    pub fn on_demand() -> ArchivePolicy {
+        ArchivePolicy {
+            flush_open_days: true,
+            ..ArchivePolicy::continuous()
+        }
+    }
+
+    /// Writes a day once it ended an hour ago, and a full object as soon as
+    /// a day has that many pending events, so that a collector can call
+    /// [`archive_pending`] after every page without making small objects.
+    pub fn continuous() -> ArchivePolicy {
+        ArchivePolicy {
+            max_events_per_object: 50_000,
+            flush_open_days: false,
+            late_events_grace: Duration::hours(1),
+            keep_days: None,
+            parallelism: std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(1)
+                .min(4),
+        }
+    }
+}
+
+/// What one [`archive_pending`] run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ArchiveReport {
+    /// Objects written, as paths relative to the archive root.
+    pub objects: Vec<String>,
+    /// Events in those objects.
+    pub events: u64,
+    /// Parquet bytes written.
+    pub bytes: u64,
+    /// Objects of them that an interrupted earlier run had left unconfirmed.
+    pub resumed_objects: u64,
+    /// Events stored again after retention had deleted them, linked to
+    /// the object that already contains them.
+    pub relinked_events: u64,
+    /// Archived events deleted from the store by `keep_days`.
+    pub pruned_events: u64,
+    /// Events still pending, waiting for their day to end.
+    pub pending_events: u64,
+}
+
+/// Writes pending events to the archive and applies the local retention.
+///
+/// In order: batches an earlier run left unconfirmed are written again under
+/// their names, pending events are assigned to new batches as `policy` allows,
+/// those are written and confirmed, and archived events older than
+/// `policy.keep_days` are deleted from the store. It returns with nothing
+/// written when nothing is due, so it is cheap to call after every page.
+pub async fn archive_pending(
+    store: &mut Store,
+    target: &ArchiveTarget,
+    policy: &ArchivePolicy,
+) -> Result<ArchiveReport, ArchiveError> {
+    let now = Utc::now();
+    let mut report = ArchiveReport {
+        relinked_events: store.relink_archived_events()?,
+        ..ArchiveReport::default()
+    };
+
+    let resumed = store.unwritten_archive_batches()?;
+    report.resumed_objects = resumed.len() as u64;
+    if !resumed.is_empty() {
+        tracing::info!(
+            batches = resumed.len(),
+            "Writing archive objects that an interrupted run left unconfirmed"
+        );
+    }
+    write_batches(store, target, resumed, policy.parallelism, &mut report).await?;
+
+    let created = create_batches(store, policy, now)?;
+    write_batches(store, target, created, policy.parallelism, &mut report).await?;
+
+    if let Some(days) = policy.keep_days {
+        let before = idaudit_store::format_time(now - Duration::days(i64::from(days)));
+        report.pruned_events = store.prune_archived_events(&before)?;
+    }
+    report.pending_events = store.archive_counts()?.pending_events;
+    Ok(report)
+}
+
+/// Assigns pending events to new batches as `policy` allows and returns the
+/// batches. Each batch and its object name are saved before any object is
+/// written.
+pub fn create_batches(
+    store: &mut Store,
+    policy: &ArchivePolicy,
+    now: DateTime<Utc>,
+) -> Result<Vec<ArchiveBatch>, ArchiveError> {
+    let store_id = store_id(store)?;
+    let limit = policy.max_events_per_object.max(1);
+    let created_at = idaudit_store::format_time(now);
+    let mut batches = Vec::new();
+    for partition in store.pending_archive_partitions()? {
+        let day_closed = day_ended(&partition.date, now - policy.late_events_grace);
+        let mut remaining = partition.events;
+        while remaining > 0 {
+            if remaining < limit && !day_closed && !policy.flush_open_days {
+                break;
+            }
+            let org = partition_value(&partition.org);
+            let naming = |id: i64| {
+                format!(
+                    "org={org}/date={}/part-{store_id}-{id:08}.parquet",
+                    partition.date
+                )
+            };
+            let created = store.create_archive_batch(
+                &partition.org,
+                &partition.date,
+                limit,
+                &created_at,
+                naming,
+            )?;
+            let Some(batch) = created else { break };
+            remaining = remaining.saturating_sub(batch.events);
+            batches.push(batch);
+        }
+    }
+    Ok(batches)
+}
+
+/// Returns true when the UTC day `date` ended before `time`. A date that does
+/// not parse counts as ended, so its events are not held back forever.
+fn day_ended(date: &str, time: DateTime<Utc>) -> bool {
+    match NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+        Ok(day) => {
+            let end = (day + Duration::days(1)).and_hms_opt(0, 0, 0);
+            end.is_none_or(|end| end.and_utc() <= time)
+        }
+        Err(_) => true,
+    }
+}
+
+/// Returns the random id of this store in object names, creating it once.
+fn store_id(store: &Store) -> Result<String, ArchiveError> {
+    if let Some(id) = store.state(STORE_ID_KEY)? {
+        return Ok(id);
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+    store.set_state(STORE_ID_KEY, &id)?;
+    Ok(id)
+}
+
+/// Makes an org key safe as a path segment in any reader: characters other
+/// than ASCII letters, digits, `.` and `-` become `_` (`127.0.0.1:8099`
+/// becomes `127.0.0.1_8099`), because Hadoop-based readers reject `:`.
+pub fn partition_value(org: &str) -> String {
+    org.chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() || character == '.' || character == '-' {
+                character
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes `batches` and marks each written once its object is. Up to
+/// `parallelism` batches are encoded at once while the next is read.
+async fn write_batches(
+    store: &mut Store,
+    target: &ArchiveTarget,
+    batches: Vec<ArchiveBatch>,
+    parallelism: usize,
+    report: &mut ArchiveReport,
+) -> Result<(), ArchiveError> {
+    let mut in_flight = FuturesOrdered::new();
+    for batch in batches {
+        let rows = read_rows(store, &batch)?;
+        let encoding = tokio::task::spawn_blocking(move || {
+            let encoded = encode_rows(&rows);
+            (batch, encoded)
+        });
+        in_flight.push_back(encoding);
+        if in_flight.len() >= parallelism.max(1)
+            && let Some(encoding) = in_flight.next().await
+        {
+            let (batch, encoded) = encoding?;
+            put_and_confirm(store, target, batch, encoded, report).await?;
+        }
+    }
+    while let Some(encoding) = in_flight.next().await {
+        let (batch, encoded) = encoding?;
+        put_and_confirm(store, target, batch, encoded, report).await?;
+    }
+    Ok(())
+}
+
+fn read_rows(store: &Store, batch: &ArchiveBatch) -> Result<Vec<ArchiveRow>, ArchiveError> {
+    let mut rows = Vec::with_capacity(batch.events as usize);
+    store.for_each_archive_batch_event(batch.id, |row| rows.push(row))?;
+    Ok(rows)
+}
+
+/// Writes one encoded batch, then records it as written.
+async fn put_and_confirm(
+    store: &mut Store,
+    target: &ArchiveTarget,
+    batch: ArchiveBatch,
+    encoded: Result<Vec<u8>, parquet::errors::ParquetError>,
+    report: &mut ArchiveReport,
+) -> Result<(), ArchiveError> {
+    let bytes = encoded.map_err(|source| ArchiveError::Encode {
+        batch: batch.id,
+        source,
+    })?;
+    let size = bytes.len() as u64;
+    write_object(target, &batch.object, bytes).await?;
+    store.mark_archive_batch_written(batch.id, &idaudit_store::format_time(Utc::now()))?;
+    tracing::debug!(object = %batch.object, events = batch.events, bytes = size, "Wrote archive object");
+    report.objects.push(batch.object);
+    report.events += batch.events;
+    report.bytes += size;
+    Ok(())
+}
+
+/// Writes one object, replacing any object of the same name.
+pub async fn write_object(
+    target: &ArchiveTarget,
+    name: &str,
+    bytes: Vec<u8>,
+) -> Result<(), ArchiveError> {
+    target
+        .objects
+        .put(&target.object_path(name), PutPayload::from(bytes))
+        .await
+        .map_err(|source| ArchiveError::Write {
+            object: name.to_string(),
+            location: target.location.clone(),
+            source,
+        })?;
+    Ok(())
+}
+
+/// Reads the events of `batch` from the store and encodes them as one
+/// Parquet object, without writing it.
+pub fn encode_batch(store: &Store, batch: &ArchiveBatch) -> Result<Vec<u8>, ArchiveError> {
+    let rows = read_rows(store, batch)?;
+    encode_rows(&rows).map_err(|source| ArchiveError::Encode {
+        batch: batch.id,
+        source,
+    })
+}
+
+/// Returns the Arrow schema of archive objects; `docs/archive.md` describes it.
+pub fn archive_schema() -> SchemaRef {
+    let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
+    Arc::new(Schema::new(vec![
+        text("uuid", false),
+        Field::new(
+            "published",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            false,
+        ),
+        text("event_type", false),
+        text("severity", true),
+        text("outcome_result", true),
+        text("outcome_reason", true),
+        text("actor_id", true),
+        text("actor_alternate_id", true),
+        text("actor_type", true),
+        text("client_ip", true),
+        text("country", true),
+        text("city", true),
+        Field::new("asn", DataType::Int64, true),
+        Field::new(
+            "target_ids",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            true,
+        ),
+        text("transaction_id", true),
+        text("raw", false),
+    ]))
+}
+
+/// The fields of a LogEvent that become columns. Any of them may be
+/// missing or `null`; unknown fields are skipped.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Projection<'a> {
+    #[serde(borrow)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    severity: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    outcome: Option<Outcome<'a>>,
+    #[serde(borrow)]
+    actor: Option<Actor<'a>>,
+    #[serde(borrow)]
+    client: Option<Client<'a>>,
+    security_context: Option<SecurityContext>,
+    #[serde(borrow)]
+    target: Option<Vec<Target<'a>>>,
+    #[serde(borrow)]
+    transaction: Option<Transaction<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Outcome<'a> {
+    #[serde(borrow)]
+    result: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Actor<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    alternate_id: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Client<'a> {
+    #[serde(borrow)]
+    ip_address: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    geographical_context: Option<Geography<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Geography<'a> {
+    #[serde(borrow)]
+    country: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    city: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SecurityContext {
+    as_number: Option<AsNumber>,
+}
+
+/// Okta documents `asNumber` as an integer; a string of digits is read too.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AsNumber {
+    Number(i64),
+    Text(String),
+    Other(IgnoredAny),
+}
+
+impl AsNumber {
+    fn value(&self) -> Option<i64> {
+        match self {
+            AsNumber::Number(number) => Some(*number),
+            AsNumber::Text(text) => text.trim().parse().ok(),
+            AsNumber::Other(_) => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Target<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Transaction<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+}
+
+/// Column builders of one batch, in schema order.
+struct Columns {
+    uuid: StringBuilder,
+    published: TimestampMillisecondBuilder,
+    event_type: StringBuilder,
+    severity: StringBuilder,
+    outcome_result: StringBuilder,
+    outcome_reason: StringBuilder,
+    actor_id: StringBuilder,
+    actor_alternate_id: StringBuilder,
+    actor_type: StringBuilder,
+    client_ip: StringBuilder,
+    country: StringBuilder,
+    city: StringBuilder,
+    asn: Int64Builder,
+    target_ids: ListBuilder<StringBuilder>,
+    transaction_id: StringBuilder,
+    raw: StringBuilder,
+}
+
+impl Columns {
+    fn with_capacity(rows: usize, raw_bytes: usize) -> Columns {
+        let text = || StringBuilder::with_capacity(rows, rows * 24);
+        Columns {
+            uuid: StringBuilder::with_capacity(rows, rows * 36),
+            published: TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            event_type: text(),
+            severity: text(),
+            outcome_result: text(),
+            outcome_reason: text(),
+            actor_id: text(),
+            actor_alternate_id: text(),
+            actor_type: text(),
+            client_ip: text(),
+            country: text(),
+            city: text(),
+            asn: Int64Builder::with_capacity(rows),
+            target_ids: ListBuilder::new(text()),
+            transaction_id: text(),
+            raw: StringBuilder::with_capacity(rows, raw_bytes),
+        }
+    }
+
+    fn push(&mut self, row: &ArchiveRow) {
+        // A raw event whose fields have unexpected types still goes to the
+        // archive whole, with null key columns.
+        let event: Projection = serde_json::from_str(&row.raw).unwrap_or_default();
+        let published = DateTime::parse_from_rfc3339(&row.published)
+            .map(|time| time.timestamp_millis())
+            .unwrap_or_default();
+
+        self.uuid.append_value(&row.uuid);
+        self.published.append_value(published);
+        self.event_type
+            .append_value(event.event_type.as_deref().unwrap_or_default());
+        self.severity.append_option(event.severity.as_deref());
+
+        let outcome = event.outcome.as_ref();
+        self.outcome_result
+            .append_option(outcome.and_then(|outcome| outcome.result.as_deref()));
+        self.outcome_reason
+            .append_option(outcome.and_then(|outcome| outcome.reason.as_deref()));
+
+        let actor = event.actor.as_ref();
+        self.actor_id
+            .append_option(actor.and_then(|actor| actor.id.as_deref()));
+        self.actor_alternate_id
+            .append_option(actor.and_then(|actor| actor.alternate_id.as_deref()));
+        self.actor_type
+            .append_option(actor.and_then(|actor| actor.kind.as_deref()));
+
+        let client = event.client.as_ref();
+        // Okta writes the text `null` for some unknown values.
+        let ip = client
+            .and_then(|client| client.ip_address.as_deref())
+            .filter(|ip| *ip != "null");
+        self.client_ip.append_option(ip);
+        let geography = client.and_then(|client| client.geographical_context.as_ref());
+        self.country
+            .append_option(geography.and_then(|geography| geography.country.as_deref()));
+        self.city
+            .append_option(geography.and_then(|geography| geography.city.as_deref()));
+
+        let asn = event
+            .security_context
+            .as_ref()
+            .and_then(|context| context.as_number.as_ref())
+            .and_then(AsNumber::value);
+        self.asn.append_option(asn);
+
+        match &event.target {
+            Some(targets) => {
+                for target in targets {
+                    self.target_ids.values().append_option(target.id.as_deref());
+                }
+                self.target_ids.append(true);
+            }
+            None => self.target_ids.append(false),
+        }
+        self.transaction_id.append_option(
+            event
+                .transaction
+                .as_ref()
+                .and_then(|transaction| transaction.id.as_deref()),
+        );
+        self.raw.append_value(&row.raw);
+    }
+
+    fn finish(mut self) -> Vec<ArrayRef> {
+        vec![
+            Arc::new(self.uuid.finish()),
+            Arc::new(self.published.finish()),
+            Arc::new(self.event_type.finish()),
+            Arc::new(self.severity.finish()),
+            Arc::new(self.outcome_result.finish()),
+            Arc::new(self.outcome_reason.finish()),
+            Arc::new(self.actor_id.finish()),
+            Arc::new(self.actor_alternate_id.finish()),
+            Arc::new(self.actor_type.finish()),
+            Arc::new(self.client_ip.finish()),
+            Arc::new(self.country.finish()),
+            Arc::new(self.city.finish()),
+            Arc::new(self.asn.finish()),
+            Arc::new(self.target_ids.finish()),
+            Arc::new(self.transaction_id.finish()),
+            Arc::new(self.raw.finish()),
+        ]
+    }
+}
+
+/// Encodes rows as one zstd-compressed Parquet file with one row group.
+pub fn encode_rows(rows: &[ArchiveRow]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
+    let raw_bytes = rows.iter().map(|row| row.raw.len()).sum();
+    let mut columns = Columns::with_capacity(rows.len(), raw_bytes);
+    for row in rows {
+        columns.push(row);
+    }
+    let schema = archive_schema();
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns.finish())?;
+
+    let mut output = Vec::with_capacity(raw_bytes / 6 + 4096);
+    let mut writer = ArrowWriter::try_new(&mut output, schema, Some(writer_properties()))?;
+    writer.write(&batch)?;
+    writer.close()?;
+    Ok(output)
+}
+
+fn writer_properties() -> WriterProperties {
+    // The raw JSON is unique per row: a dictionary of it never pays off, and
+    // min/max statistics of 2 KB strings help no query.
+    let raw = ColumnPath::from("raw");
+    let level = ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default();
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_max_row_group_row_count(None)
+        .set_column_dictionary_enabled(raw.clone(), false)
+        .set_column_statistics_enabled(raw, EnabledStatistics::None)
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            SCHEMA_VERSION_KEY.to_string(),
+            SCHEMA_VERSION.to_string(),
+        )]))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_endpoint, day_ended, partition_value};
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn partition_value_replaces_colon() {
+        assert_eq!(partition_value("acme.okta.com"), "acme.okta.com");
+        assert_eq!(partition_value("127.0.0.1:8099"), "127.0.0.1_8099");
+    }
+
+    #[test]
+    fn endpoint_http_only_on_loopback() {
+        assert!(check_endpoint("http://127.0.0.1:9000").unwrap());
+        assert!(check_endpoint("http://localhost:9000").unwrap());
+        assert!(!check_endpoint("https://s3.example.com").unwrap());
+        assert!(check_endpoint("http://s3.example.com").is_err());
+        assert!(check_endpoint("ftp://127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn day_ends_at_next_midnight() {
+        let just_before = Utc.with_ymd_and_hms(2026, 11, 30, 23, 59, 59).unwrap();
+        let midnight = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        assert!(!day_ended("2026-11-30", just_before));
+        assert!(day_ended("2026-11-30", midnight));
+    }
+}
