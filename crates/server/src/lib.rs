@@ -1,14 +1,31 @@
-//! The idaudit HTTP server.
+//! The idaudit HTTP server: `GET /healthz` and the Okta event-hook endpoint.
 //!
-//! For now it serves only `GET /healthz`. The web UI, the JSON API and the
-//! event-hook endpoint will be added as routes on [`router`].
+//! [`router`] serves the health check alone; [`app`] adds `/hooks/okta`
+//! when event hooks are configured (see [`hooks`]). The web UI and the JSON
+//! API will be added as further routes.
+
+pub mod hooks;
+pub mod writer;
 
 use axum::Router;
 use axum::routing::get;
 
-/// Builds the application's routes.
+pub use hooks::{DEFAULT_MAX_BODY_BYTES, HookSettings};
+pub use writer::{EventWriter, OnNewEvents, WriteError, Written};
+
+/// Builds the health route.
 pub fn router() -> Router {
     Router::new().route("/healthz", get(health))
+}
+
+/// Builds the application: the health route, and the event-hook routes
+/// when `hooks` gives their settings and the writer that stores events.
+pub fn app(hooks: Option<(HookSettings, EventWriter)>) -> Router {
+    let router = router();
+    match hooks {
+        Some((settings, writer)) => router.merge(hooks::routes(settings, writer)),
+        None => router,
+    }
 }
 
 async fn health() -> axum::Json<serde_json::Value> {

@@ -66,16 +66,34 @@ impl Store {
         events: &[EventRecord],
         state: Option<(&str, &str)>,
     ) -> Result<InsertOutcome> {
+        let new = self.insert_new_events(org, source, events, state)?;
+        let inserted = new.len() as u64;
+        Ok(InsertOutcome {
+            inserted,
+            duplicates: events.len() as u64 - inserted,
+        })
+    }
+
+    /// Like [`Store::insert_events_with_state`], and returns the positions in
+    /// `events` of the events that were new, in order, so that a caller can
+    /// run detection on each event once, whichever source stored it first.
+    pub fn insert_new_events(
+        &mut self,
+        org: &str,
+        source: &str,
+        events: &[EventRecord],
+        state: Option<(&str, &str)>,
+    ) -> Result<Vec<usize>> {
         let stored_at = crate::format_time(chrono::Utc::now());
         let transaction = self.connection.transaction()?;
-        let mut outcome = InsertOutcome::default();
+        let mut new = Vec::new();
         {
             let mut insert = transaction.prepare_cached(
                 "INSERT OR IGNORE INTO events (uuid, org, published, event_type, actor_id,
                     actor_alternate_id, outcome_result, client_ip, source, stored_at, raw)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
-            for event in events {
+            for (position, event) in events.iter().enumerate() {
                 let changed = insert.execute(params![
                     event.uuid,
                     org,
@@ -90,9 +108,7 @@ impl Store {
                     event.raw
                 ])?;
                 if changed == 1 {
-                    outcome.inserted += 1;
-                } else {
-                    outcome.duplicates += 1;
+                    new.push(position);
                 }
             }
         }
@@ -104,7 +120,14 @@ impl Store {
             )?;
         }
         transaction.commit()?;
-        Ok(outcome)
+        Ok(new)
+    }
+
+    /// Returns the uuids of every stored event, in no particular order.
+    pub fn event_uuids(&self) -> Result<Vec<String>> {
+        let mut statement = self.connection.prepare("SELECT uuid FROM events")?;
+        let rows = statement.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Counts all stored events.

@@ -1,4 +1,4 @@
-//! `idaudit logs pull` and `idaudit logs import`.
+//! `idaudit logs pull`, `idaudit logs follow` and `idaudit logs import`.
 
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -7,7 +7,7 @@ use idaudit_collect::import::import_path;
 use idaudit_collect::logs::{PullSummary, pull as pull_logs};
 use idaudit_okta::Client;
 
-use crate::args::{ImportArgs, PullArgs};
+use crate::args::{ImportArgs, PullArgs, StreamArgs};
 use crate::commands::sync::open_store;
 use crate::exit::ExitStatus;
 use crate::settings::Settings;
@@ -51,6 +51,35 @@ pub fn describe_pull(org: &str, summary: &PullSummary) -> String {
         text.push_str(&format!(", {} unreadable and skipped", summary.unreadable));
     }
     text
+}
+
+/// Polls the System Log until Ctrl-C or SIGTERM, running detection on each
+/// stored page and delivering alerts to the sinks.
+pub async fn follow(settings: &Settings, args: &StreamArgs) -> Result<ExitStatus> {
+    use crate::commands::serve::{Shutdown, StreamDetection, deliver_alerts, follow_logs};
+
+    // Checked before reading credentials, so a bad window fails fast.
+    crate::commands::serve::follow_options(settings, args)?;
+    let shutdown = Shutdown::on_signals();
+    let detection = StreamDetection::start(settings, args)?;
+    let (followed, delivered) = tokio::join!(
+        async {
+            let followed = follow_logs(settings, args, &detection, shutdown.clone()).await;
+            shutdown.trigger();
+            followed
+        },
+        async {
+            let delivered = deliver_alerts(settings, shutdown.clone()).await;
+            if delivered.is_err() {
+                shutdown.trigger();
+            }
+            delivered
+        }
+    );
+    detection.stop();
+    followed?;
+    delivered?;
+    Ok(ExitStatus::Success)
 }
 
 pub fn import(settings: &Settings, args: &ImportArgs) -> Result<ExitStatus> {

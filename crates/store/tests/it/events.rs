@@ -77,3 +77,26 @@ fn cursor_saved_with_events() {
     );
     assert_eq!(store.count_events().unwrap(), 1);
 }
+
+#[test]
+fn new_event_positions_and_state_saved_together() {
+    let (_folder, mut store) = temp_store();
+    store
+        .insert_events("org", "hook", &[record("b", "2026-01-01T00:00:01.000Z")])
+        .unwrap();
+    let batch = vec![
+        record("a", "2026-01-01T00:00:00.000Z"),
+        record("b", "2026-01-01T00:00:01.000Z"),
+        record("c", "2026-01-01T00:00:02.000Z"),
+        record("a", "2026-01-01T00:00:00.000Z"),
+    ];
+    let new = store
+        .insert_new_events("org", "poll", &batch, Some(("cursor", "next-1")))
+        .unwrap();
+
+    assert_eq!(new, vec![0, 2], "`b` was stored before, `a` repeats");
+    assert_eq!(store.state("cursor").unwrap().as_deref(), Some("next-1"));
+    let mut uuids = store.event_uuids().unwrap();
+    uuids.sort();
+    assert_eq!(uuids, vec!["a", "b", "c"]);
+}

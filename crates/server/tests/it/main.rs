@@ -1,0 +1,3 @@
+//! Tests of the idaudit server over real sockets with a real SQLite store.
+
+mod hooks;
