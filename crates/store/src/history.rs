@@ -1,5 +1,6 @@
 //! The history of entitlements: every added, removed or changed group
-//! membership, app assignment, admin role, MFA factor and user status.
+//! membership, app assignment, admin role, MFA factor, user status, group
+//! owner and group rule.
 //!
 //! A write that may change entitlements runs through
 //! [`Store::write_with_history`]: the org's entitlements are copied into a
@@ -32,19 +33,28 @@ const ENTITLEMENTS: &str = "
     SELECT 'factor', 'user', user_id, id, factor_type || ' ' || COALESCE(status, '')
     FROM factors WHERE org = ?1
     UNION ALL
-    SELECT 'user_status', 'user', id, '', status FROM users WHERE org = ?1";
+    SELECT 'user_status', 'user', id, '', status FROM users WHERE org = ?1
+    UNION ALL
+    SELECT 'group_owner', lower(owner_type), owner_id, group_id, '' FROM group_owners
+    WHERE org = ?1
+    UNION ALL
+    SELECT 'group_rule', 'rule', rules.id, target.value,
+           rules.status || COALESCE(' ' || rules.expression, '')
+    FROM group_rules rules, json_each(rules.group_ids) target WHERE rules.org = ?1";
 
 /// A difference between two snapshots of an org's entitlements, before it
 /// is given a time and a source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChangeDraft {
     /// `membership`, `app_assignment`, `app_group_assignment`, `role`,
-    /// `factor` or `user_status`.
+    /// `factor`, `user_status`, `group_owner` or `group_rule`.
     pub kind: String,
     /// `added`, `removed` or `changed`.
     pub action: String,
-    /// `user` or `group`.
+    /// `user` or `group`; `rule` for a group rule, whose value is its status
+    /// and expression, with one entitlement per group the rule assigns to.
     pub subject_type: String,
+    /// The holder: a user, a group, a group's owner, or a group rule.
     pub subject_id: String,
     /// The group, app, role assignment or factor; empty for `user_status`.
     pub object_id: String,

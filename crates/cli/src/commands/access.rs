@@ -29,7 +29,7 @@ struct Entry {
 
 pub fn run(settings: &Settings, args: &AccessArgs) -> Result<ExitStatus> {
     let store = open_store(settings)?;
-    let org = resolve_org(settings, &store, args.org.as_deref())?;
+    let org = resolve_user_org(settings, &store, args.org.as_deref(), &args.user)?;
     let Some(access) = store.user_access(&org, &args.user)? else {
         bail!(
             "User `{}` not found in `{org}`: give an Okta user id or login, and run `idaudit sync` if the user is new",
@@ -45,25 +45,64 @@ pub fn run(settings: &Settings, args: &AccessArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// Returns the org to read: `--org`, the configured org, or the only synced one.
+/// Returns the org to read: `--org` (a configured name or a store key), the
+/// only configured org, or the only synced one.
 pub(crate) fn resolve_org(
     settings: &Settings,
     store: &Store,
     requested: Option<&str>,
 ) -> Result<String> {
     if let Some(org) = requested {
-        return Ok(org.to_string());
+        return Ok(settings
+            .store_key_of(org)
+            .unwrap_or_else(|| org.to_string()));
     }
-    if settings.has_org() {
-        return Ok(settings.org_config()?.org_key());
+    let configured = settings.configured_orgs();
+    if let [org] = configured.as_slice() {
+        return org.store_key();
     }
     let orgs = store.orgs()?;
     match orgs.as_slice() {
         [org] => Ok(org.clone()),
         [] => bail!("No synced org in the store: run `idaudit sync` first"),
+        _ => {
+            let names: Vec<String> = if configured.is_empty() {
+                orgs.clone()
+            } else {
+                configured.iter().map(|org| org.label()).collect()
+            };
+            bail!(
+                "Several orgs in the store ({}): choose one with `--org`",
+                names.join(", ")
+            )
+        }
+    }
+}
+
+/// Finds the org that holds `user` when no `--org` was given and several
+/// orgs are stored; falls back to [`resolve_org`] otherwise.
+fn resolve_user_org(
+    settings: &Settings,
+    store: &Store,
+    requested: Option<&str>,
+    user: &str,
+) -> Result<String> {
+    let stored = store.orgs()?;
+    if requested.is_some() || stored.len() < 2 {
+        return resolve_org(settings, store, requested);
+    }
+    let mut holders = Vec::new();
+    for org in stored {
+        if store.user_access(&org, user)?.is_some() {
+            holders.push(org);
+        }
+    }
+    match holders.as_slice() {
+        [org] => Ok(org.clone()),
+        [] => resolve_org(settings, store, requested),
         _ => bail!(
-            "Several orgs in the store ({}): choose one with `--org`",
-            orgs.join(", ")
+            "User `{user}` exists in several orgs ({}): choose one with `--org`",
+            holders.join(", ")
         ),
     }
 }

@@ -24,9 +24,11 @@ pub fn run(settings: &Settings, args: &ChangesArgs) -> Result<ExitStatus> {
     };
     let store = open_store(settings)?;
     let org = match &args.org {
-        Some(org) => Some(org.clone()),
-        None if settings.has_org() => Some(settings.org_config()?.org_key()),
-        None => None,
+        Some(org) => Some(settings.store_key_of(org).unwrap_or_else(|| org.clone())),
+        None => match settings.configured_orgs().as_slice() {
+            [only] => Some(only.store_key()?),
+            _ => None,
+        },
     };
     let subject_id = match &args.user {
         Some(user) => Some(find_user(&store, settings, org.as_deref(), user)?),
@@ -99,7 +101,9 @@ impl<'a> Names<'a> {
     }
 }
 
+/// Prints the changes as a table, with an ORG column when they span orgs.
 fn print_changes_table(out: &mut impl Write, changes: &[Change], names: &Names<'_>) -> Result<()> {
+    let several_orgs = changes.iter().any(|change| change.org != changes[0].org);
     let mut rows = Vec::with_capacity(changes.len());
     for change in changes {
         let draft = &change.draft;
@@ -113,7 +117,11 @@ fn print_changes_table(out: &mut impl Write, changes: &[Change], names: &Names<'
             Some(uuid) => format!("event {uuid}"),
             None => change.source.clone(),
         };
-        rows.push(vec![
+        let mut row = Vec::with_capacity(8);
+        if several_orgs {
+            row.push(change.org.clone());
+        }
+        row.extend([
             change.time.clone(),
             draft.kind.clone(),
             draft.action.clone(),
@@ -122,12 +130,17 @@ fn print_changes_table(out: &mut impl Write, changes: &[Change], names: &Names<'
             values,
             source,
         ]);
+        rows.push(row);
     }
-    print_table(
-        out,
-        &["TIME", "KIND", "ACTION", "WHO", "WHAT", "VALUE", "SOURCE"],
-        &rows,
-    )?;
+    let columns = [
+        "ORG", "TIME", "KIND", "ACTION", "WHO", "WHAT", "VALUE", "SOURCE",
+    ];
+    let columns = if several_orgs {
+        &columns[..]
+    } else {
+        &columns[1..]
+    };
+    print_table(out, columns, &rows)?;
     Ok(())
 }
 

@@ -112,7 +112,7 @@ impl EntitlementEvent {
             change.subject_type == "user" && self.is("user.lifecycle.") && self.names_user(subject);
         let group_lifecycle = self.is("group.lifecycle.")
             && match change.kind.as_str() {
-                "membership" => self.names_group(&change.object_id),
+                "membership" | "group_owner" | "group_rule" => self.names_group(&change.object_id),
                 "app_assignment" => granting_groups(change)
                     .iter()
                     .any(|group| self.names_group(group)),

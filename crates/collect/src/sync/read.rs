@@ -42,7 +42,23 @@ where
     Fut: Future<Output = Result<T, SyncError>>,
 {
     progress.start_phase(phase, Some(keys.len() as u64));
-    let results = stream::iter(keys.into_iter().map(|key| {
+    let results = fetch_all(progress, keys, fetch).await;
+    progress.finish_phase();
+    results
+}
+
+/// Runs `fetch` for each key, [`CONCURRENCY`] at a time, advancing the
+/// current progress phase by one per key.
+pub(super) async fn fetch_all<T, F, Fut>(
+    progress: &dyn Progress,
+    keys: Vec<String>,
+    fetch: F,
+) -> Vec<(String, Result<T, SyncError>)>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<T, SyncError>>,
+{
+    stream::iter(keys.into_iter().map(|key| {
         let future = fetch(key.clone());
         async move {
             let result = future.await;
@@ -52,9 +68,22 @@ where
     }))
     .buffer_unordered(CONCURRENCY)
     .collect()
-    .await;
-    progress.finish_phase();
-    results
+    .await
+}
+
+/// Progress of work that runs inside a phase someone else started: it
+/// advances that phase and starts or finishes none, so that several
+/// listings can run at once under one phase.
+pub(super) struct WithinPhase<'a>(pub &'a dyn Progress);
+
+impl Progress for WithinPhase<'_> {
+    fn start_phase(&self, _name: &str, _total: Option<u64>) {}
+
+    fn advance(&self, count: u64) {
+        self.0.advance(count);
+    }
+
+    fn finish_phase(&self) {}
 }
 
 /// Returns true for the 404 of an object deleted since it was listed.

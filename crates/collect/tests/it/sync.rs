@@ -600,3 +600,92 @@ async fn sync_without_roles_scope_keeps_roles() {
     assert_eq!(store.role_assignments("sim").unwrap().len(), roles);
     assert_eq!(summary.users as usize, org.users.len());
 }
+
+#[tokio::test]
+async fn owner_and_rule_changes_recorded() {
+    let (_, sim, client) = sim::start(150).await;
+    let (_folder, mut store) = temp_store();
+    full_sync(&client, &mut store, "sim", &NoProgress)
+        .await
+        .unwrap();
+
+    let (owned_group, new_owner, old_owner, rule_id, dropped_target, added_target) = {
+        let live = sim.org();
+        let mut org = live.write().unwrap();
+        let active = active_users(&org);
+        let (owned_group, owners) = org
+            .group_owners
+            .iter()
+            .find(|(_, owners)| !owners.is_empty())
+            .map(|(group, owners)| (group.clone(), owners.clone()))
+            .unwrap();
+        let new_owner = active
+            .iter()
+            .find(|id| !owners.contains(id))
+            .unwrap()
+            .clone();
+        let old_owner = owners[0].clone();
+        let owners = org.group_owners.get_mut(&owned_group).unwrap();
+        owners.retain(|id| *id != old_owner);
+        owners.push(new_owner.clone());
+
+        let group_ids: Vec<String> = org.groups.iter().map(|group| group.id.clone()).collect();
+        let rule = org
+            .group_rules
+            .iter_mut()
+            .find(|rule| rule.status == "ACTIVE" && !rule.group_ids.is_empty())
+            .unwrap();
+        let dropped_target = rule.group_ids[0].clone();
+        let added_target = group_ids
+            .into_iter()
+            .find(|id| !rule.group_ids.contains(id))
+            .unwrap();
+        rule.group_ids = vec![added_target.clone()];
+        rule.status = "INACTIVE".to_string();
+        rule.last_updated = Utc::now();
+        (
+            owned_group,
+            new_owner,
+            old_owner,
+            rule.id.clone(),
+            dropped_target,
+            added_target,
+        )
+    };
+
+    let summary = full_sync(&client, &mut store, "sim", &NoProgress)
+        .await
+        .unwrap();
+    sim.shutdown().await;
+
+    let changes = store.changes(&ChangeQuery::default()).unwrap();
+    assert_eq!(summary.changes as usize, changes.len());
+    let added = only_change(&changes, "group_owner", &new_owner, &owned_group);
+    assert_eq!(added.draft.action, "added");
+    assert_eq!(added.draft.subject_type, "user");
+    let removed = only_change(&changes, "group_owner", &old_owner, &owned_group);
+    assert_eq!(removed.draft.action, "removed");
+
+    let dropped = only_change(&changes, "group_rule", &rule_id, &dropped_target);
+    assert_eq!(dropped.draft.action, "removed");
+    assert_eq!(dropped.draft.subject_type, "rule");
+    assert!(
+        dropped
+            .draft
+            .old_value
+            .as_deref()
+            .is_some_and(|value| value.starts_with("ACTIVE ")),
+        "{dropped:?}"
+    );
+    let gained = only_change(&changes, "group_rule", &rule_id, &added_target);
+    assert_eq!(gained.draft.action, "added");
+    assert!(
+        gained
+            .draft
+            .new_value
+            .as_deref()
+            .is_some_and(|value| value.starts_with("INACTIVE ")),
+        "{gained:?}"
+    );
+    assert_eq!(changes.len(), 4, "{changes:?}");
+}
