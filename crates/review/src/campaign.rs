@@ -1,10 +1,12 @@
-//! Starting a campaign: a snapshot of app entitlements, each routed to the
-//! user's manager for review, with risk flags and a suggested decision.
+//! Starting a campaign: a snapshot of app entitlements, each routed to a
+//! reviewer (the user's manager, the owner of the granting group, or one
+//! named person). Each item records how and since when the access was
+//! granted, the last sign-in and SSO, risk flags and a suggested decision.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use idaudit_store::{CampaignItem, Store, UserRow};
+use idaudit_store::{CampaignItem, ItemDetails, Store, UserRow};
 use serde_json::json;
 
 use crate::ReviewError;
@@ -12,14 +14,72 @@ use crate::ReviewError;
 /// The reviewer for users without a known manager.
 pub const FALLBACK_REVIEWER: &str = "unassigned";
 
-/// Users with no sign-in for this many days are flagged as inactive.
-const INACTIVE_DAYS: i64 = 90;
+/// Users with no sign-in for this many days are flagged as inactive by default.
+pub const DEFAULT_INACTIVE_DAYS: i64 = 90;
 
 /// Flags, as written in packages.
 pub const FLAG_DEACTIVATED: &str = "deactivated-still-assigned";
 pub const FLAG_SUSPENDED: &str = "suspended-still-assigned";
+/// The inactivity flag with the default threshold; another threshold gives
+/// `inactive-N-days`.
 pub const FLAG_INACTIVE: &str = "inactive-90-days";
 pub const FLAG_UNKNOWN_USER: &str = "user-not-in-directory";
+pub const FLAG_NO_MFA: &str = "no-mfa-factor";
+pub const FLAG_PRIVILEGED: &str = "privileged-role";
+pub const FLAG_SOD: &str = "separation-of-duties";
+
+/// The rule that picks the reviewer of each item.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ReviewerRule {
+    /// The user's manager.
+    #[default]
+    Manager,
+    /// A user who owns the group that grants the app; the manager for
+    /// direct assignments and groups without a user owner.
+    GroupOwner,
+    /// One person, by login, for every item.
+    User(String),
+}
+
+impl ReviewerRule {
+    fn name(&self) -> String {
+        match self {
+            ReviewerRule::Manager => "manager".to_string(),
+            ReviewerRule::GroupOwner => "group-owner".to_string(),
+            ReviewerRule::User(login) => format!("user:{login}"),
+        }
+    }
+}
+
+/// The scope of a new campaign and the routing of its items.
+#[derive(Clone, Debug)]
+pub struct StartOptions {
+    /// App ids or labels (case-insensitive); every app when empty.
+    pub apps: Vec<String>,
+    /// Group ids or names (case-insensitive): only access granted through
+    /// one of them; no limit when empty.
+    pub groups: Vec<String>,
+    pub reviewer: ReviewerRule,
+    /// Date by which reviewers should decide, `YYYY-MM-DD`.
+    pub due: Option<String>,
+    /// Users with no sign-in for this many days are flagged as inactive.
+    pub inactive_days: i64,
+    /// Pairs of app labels that one user should not hold together.
+    pub sod_conflicts: Vec<(String, String)>,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions {
+            apps: Vec::new(),
+            groups: Vec::new(),
+            reviewer: ReviewerRule::Manager,
+            due: None,
+            inactive_days: DEFAULT_INACTIVE_DAYS,
+            sod_conflicts: Vec::new(),
+        }
+    }
+}
 
 /// Counts of a new campaign.
 #[derive(Clone, Debug)]
@@ -31,12 +91,26 @@ pub struct StartedCampaign {
 }
 
 /// Starts a campaign over the user assignments of `apps` (ids or labels,
-/// case-insensitive), or of every app when `apps` is empty.
+/// case-insensitive), or of every app when `apps` is empty, reviewed by managers.
 pub fn start_campaign(
     store: &mut Store,
     org: &str,
     name: &str,
     apps: &[String],
+) -> Result<StartedCampaign, ReviewError> {
+    let options = StartOptions {
+        apps: apps.to_vec(),
+        ..StartOptions::default()
+    };
+    start_campaign_with(store, org, name, &options)
+}
+
+/// Starts a campaign as `options` describe.
+pub fn start_campaign_with(
+    store: &mut Store,
+    org: &str,
+    name: &str,
+    options: &StartOptions,
 ) -> Result<StartedCampaign, ReviewError> {
     let now = Utc::now();
     let all_apps = store.apps(org)?;
@@ -45,25 +119,9 @@ pub fn start_campaign(
             org: org.to_string(),
         });
     }
-    let selected = select_apps(&all_apps, apps)?;
-
-    let users: HashMap<String, UserRow> = store
-        .users(org)?
-        .into_iter()
-        .map(|user| (user.id.clone(), user))
-        .collect();
-    let group_names: HashMap<String, String> = store
-        .groups(org)?
-        .into_iter()
-        .map(|group| (group.id, group.name))
-        .collect();
-    let mut groups_of_user: HashMap<String, HashSet<String>> = HashMap::new();
-    for membership in store.memberships(org)? {
-        groups_of_user
-            .entry(membership.user_id)
-            .or_default()
-            .insert(membership.group_id);
-    }
+    let selected = select_apps(&all_apps, &options.apps)?;
+    let context = Context::load(store, org, &all_apps, options)?;
+    let only_groups = select_groups(&context.group_names, &options.groups)?;
 
     let mut items = Vec::new();
     for app in &selected {
@@ -73,18 +131,49 @@ pub fn start_campaign(
             .map(|row| row.group_id)
             .collect();
         for assignment in store.app_users(org, &app.id)? {
-            let user = users.get(&assignment.user_id);
-            let granting_groups = granting_groups(
+            let group_ids = granting_group_ids(
                 &assignment.scope,
-                groups_of_user.get(&assignment.user_id),
+                context.groups_of_user.get(&assignment.user_id),
                 &app_groups,
-                &group_names,
             );
-            let mut item = build_item(user, &assignment.user_id, &users, now);
+            if !only_groups.is_empty() && !group_ids.iter().any(|id| only_groups.contains(id)) {
+                continue;
+            }
+            let mut item = context.build_item(&assignment.user_id, &app.label, &group_ids, now);
             item.app_id = app.id.clone();
             item.app_label = app.label.clone();
             item.grant_type = assignment.scope.clone();
-            item.granting_groups = granting_groups;
+            item.granting_groups = group_ids
+                .iter()
+                .map(|id| {
+                    context
+                        .group_names
+                        .get(id)
+                        .cloned()
+                        .unwrap_or_else(|| id.clone())
+                })
+                .collect();
+            let key = (assignment.user_id.clone(), app.id.clone());
+            item.details.since = context
+                .since
+                .get(&key)
+                .cloned()
+                .or_else(|| assignment.created.clone());
+            item.details.last_sso = context.last_sso.get(&key).cloned();
+            item.details.group_rules = group_ids
+                .iter()
+                .flat_map(|id| {
+                    context
+                        .rules_of_group
+                        .get(id)
+                        .into_iter()
+                        .flatten()
+                        .cloned()
+                })
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            item.details.granting_group_ids = group_ids;
             items.push(item);
         }
     }
@@ -102,7 +191,10 @@ pub fn start_campaign(
 
     let scope = json!({
         "apps": selected.iter().map(|app| json!({"id": app.id, "label": app.label})).collect::<Vec<_>>(),
-        "reviewer": "manager",
+        "groups": only_groups.iter().collect::<BTreeSet<_>>(),
+        "reviewer": options.reviewer.name(),
+        "due": options.due,
+        "inactive_days": options.inactive_days,
     });
     let id = store.create_campaign(name, org, &scope, &items)?;
     let reviewers: HashSet<&str> = items
@@ -115,6 +207,286 @@ pub fn start_campaign(
         reviewers: reviewers.len() as u64,
         flagged: items.iter().filter(|item| !item.flags.is_empty()).count() as u64,
     })
+}
+
+/// The directory and history that items are built from, read once.
+struct Context {
+    users: HashMap<String, UserRow>,
+    users_by_login: HashMap<String, String>,
+    group_names: HashMap<String, String>,
+    groups_of_user: HashMap<String, HashSet<String>>,
+    rules_of_group: HashMap<String, Vec<String>>,
+    /// Group id to the ids of its user owners, sorted.
+    owners_of_group: HashMap<String, Vec<String>>,
+    /// User ids with an admin role, directly or through a group.
+    privileged: HashSet<String>,
+    /// User ids with an active MFA factor; `None` when no factor was synced.
+    with_factor: Option<HashSet<String>>,
+    /// User id to the labels of all the user's apps, for separation of duties.
+    app_labels_of_user: HashMap<String, HashSet<String>>,
+    since: HashMap<(String, String), String>,
+    last_sso: HashMap<(String, String), String>,
+    options: StartOptions,
+}
+
+impl Context {
+    fn load(
+        store: &Store,
+        org: &str,
+        all_apps: &[idaudit_store::AppRow],
+        options: &StartOptions,
+    ) -> Result<Context, ReviewError> {
+        let users: HashMap<String, UserRow> = store
+            .users(org)?
+            .into_iter()
+            .map(|user| (user.id.clone(), user))
+            .collect();
+        let users_by_login = users
+            .values()
+            .map(|user| (user.login.to_lowercase(), user.id.clone()))
+            .collect();
+        let mut groups_of_user: HashMap<String, HashSet<String>> = HashMap::new();
+        for membership in store.memberships(org)? {
+            groups_of_user
+                .entry(membership.user_id)
+                .or_default()
+                .insert(membership.group_id);
+        }
+        let mut rules_of_group: HashMap<String, Vec<String>> = HashMap::new();
+        for rule in store.group_rules(org)? {
+            if rule.status == "ACTIVE" {
+                for group_id in &rule.group_ids {
+                    rules_of_group
+                        .entry(group_id.clone())
+                        .or_default()
+                        .push(rule.name.clone());
+                }
+            }
+        }
+        let mut owners_of_group: HashMap<String, Vec<String>> = HashMap::new();
+        for owner in store.group_owners(org)? {
+            if owner.owner_type == "USER" {
+                owners_of_group
+                    .entry(owner.group_id)
+                    .or_default()
+                    .push(owner.owner_id);
+            }
+        }
+        for owners in owners_of_group.values_mut() {
+            owners.sort();
+        }
+        let privileged = privileged_users(store, org, &groups_of_user)?;
+        let factors = store.factors(org)?;
+        let with_factor = (!factors.is_empty()).then(|| {
+            factors
+                .into_iter()
+                .filter(|factor| factor.status.as_deref() == Some("ACTIVE"))
+                .map(|factor| factor.user_id)
+                .collect()
+        });
+        let labels: HashMap<&str, &str> = all_apps
+            .iter()
+            .map(|app| (app.id.as_str(), app.label.as_str()))
+            .collect();
+        let mut app_labels_of_user: HashMap<String, HashSet<String>> = HashMap::new();
+        if !options.sod_conflicts.is_empty() {
+            for row in store.all_app_users(org)? {
+                if let Some(label) = labels.get(row.app_id.as_str()) {
+                    app_labels_of_user
+                        .entry(row.user_id)
+                        .or_default()
+                        .insert(label.to_lowercase());
+                }
+            }
+        }
+        Ok(Context {
+            users,
+            users_by_login,
+            group_names: store
+                .groups(org)?
+                .into_iter()
+                .map(|group| (group.id, group.name))
+                .collect(),
+            groups_of_user,
+            rules_of_group,
+            owners_of_group,
+            privileged,
+            with_factor,
+            app_labels_of_user,
+            since: store.app_assignment_since(org)?,
+            last_sso: store.last_sso_by_user_and_app(org)?,
+            options: options.clone(),
+        })
+    }
+
+    /// Returns the reviewer of an item: id, login and name.
+    fn reviewer(&self, user: Option<&UserRow>, group_ids: &[String]) -> (Option<&UserRow>, String) {
+        match &self.options.reviewer {
+            ReviewerRule::User(login) => {
+                let found = self
+                    .users_by_login
+                    .get(&login.to_lowercase())
+                    .and_then(|id| self.users.get(id));
+                (found, login.clone())
+            }
+            ReviewerRule::GroupOwner => {
+                let owner = group_ids
+                    .iter()
+                    .filter_map(|group| self.owners_of_group.get(group))
+                    .flatten()
+                    .find_map(|owner| self.users.get(owner));
+                match owner {
+                    Some(owner) => (Some(owner), owner.login.clone()),
+                    None => self.manager(user),
+                }
+            }
+            ReviewerRule::Manager => self.manager(user),
+        }
+    }
+
+    fn manager(&self, user: Option<&UserRow>) -> (Option<&UserRow>, String) {
+        let manager = user
+            .and_then(|user| user.manager_id.as_deref())
+            .and_then(|manager_id| self.users.get(manager_id));
+        let login = manager.map_or_else(
+            || FALLBACK_REVIEWER.to_string(),
+            |manager| manager.login.clone(),
+        );
+        (manager, login)
+    }
+    /// Builds the user and reviewer half of an item, with flags and a suggestion.
+    fn build_item(
+        &self,
+        user_id: &str,
+        app_label: &str,
+        group_ids: &[String],
+        now: DateTime<Utc>,
+    ) -> CampaignItem {
+        let user = self.users.get(user_id);
+        let (reviewer, reviewer_login) = self.reviewer(user, group_ids);
+        let mut flags = risk_flags(user, now, self.options.inactive_days);
+        if let Some(user) = user {
+            self.add_access_flags(user, app_label, &mut flags);
+        }
+        let revoke = flags.keys().any(|flag| {
+            [FLAG_DEACTIVATED, FLAG_SUSPENDED, FLAG_UNKNOWN_USER].contains(&flag.as_str())
+        });
+        let reason = if flags.is_empty() {
+            "Active user with a current assignment".to_string()
+        } else {
+            flags.values().cloned().collect::<Vec<_>>().join("; ")
+        };
+        CampaignItem {
+            item_no: 0,
+            reviewer_id: reviewer.map(|reviewer| reviewer.id.clone()),
+            reviewer_name: match reviewer {
+                Some(reviewer) => reviewer.full_name(),
+                None if reviewer_login == FALLBACK_REVIEWER => "No manager on record".to_string(),
+                None => reviewer_login.clone(),
+            },
+            reviewer_login,
+            user_id: user_id.to_string(),
+            user_login: user.map_or_else(|| user_id.to_string(), |user| user.login.clone()),
+            user_name: user.map(UserRow::full_name).unwrap_or_default(),
+            user_status: user.map_or_else(|| "UNKNOWN".to_string(), |user| user.status.clone()),
+            app_id: String::new(),
+            app_label: String::new(),
+            grant_type: String::new(),
+            granting_groups: Vec::new(),
+            flags: flags.into_keys().collect(),
+            suggestion: if revoke { "revoke" } else { "keep" }.to_string(),
+            reason,
+            details: ItemDetails {
+                last_sign_in: user.and_then(|user| user.last_login.clone()),
+                ..ItemDetails::default()
+            },
+        }
+    }
+
+    /// Adds the flags that depend on the user's other access: no MFA factor,
+    /// an admin role, and apps that conflict with this one.
+    fn add_access_flags(
+        &self,
+        user: &UserRow,
+        app_label: &str,
+        flags: &mut BTreeMap<String, String>,
+    ) {
+        if let Some(with_factor) = &self.with_factor
+            && user.status != "DEPROVISIONED"
+            && !with_factor.contains(&user.id)
+        {
+            flags.insert(
+                FLAG_NO_MFA.to_string(),
+                "User has no active MFA factor".to_string(),
+            );
+        }
+        if self.privileged.contains(&user.id) {
+            flags.insert(
+                FLAG_PRIVILEGED.to_string(),
+                "User holds an admin role".to_string(),
+            );
+        }
+        let Some(held) = self.app_labels_of_user.get(&user.id) else {
+            return;
+        };
+        let this = app_label.to_lowercase();
+        let conflicting: BTreeSet<&str> = self
+            .options
+            .sod_conflicts
+            .iter()
+            .filter_map(|(left, right)| {
+                let (left_lower, right_lower) = (left.to_lowercase(), right.to_lowercase());
+                if this == left_lower && held.contains(&right_lower) {
+                    Some(right.as_str())
+                } else if this == right_lower && held.contains(&left_lower) {
+                    Some(left.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if !conflicting.is_empty() {
+            flags.insert(
+                FLAG_SOD.to_string(),
+                format!(
+                    "Separation of duties: user also has `{}`",
+                    conflicting.into_iter().collect::<Vec<_>>().join("`, `")
+                ),
+            );
+        }
+    }
+}
+
+/// Returns the ids of users with an admin role, assigned to them or to one of their groups.
+fn privileged_users(
+    store: &Store,
+    org: &str,
+    groups_of_user: &HashMap<String, HashSet<String>>,
+) -> Result<HashSet<String>, ReviewError> {
+    let mut users = HashSet::new();
+    let mut groups = HashSet::new();
+    for role in store.role_assignments(org)? {
+        if role
+            .status
+            .as_deref()
+            .is_some_and(|status| status != "ACTIVE")
+        {
+            continue;
+        }
+        if role.assignee_type == "GROUP" {
+            groups.insert(role.assignee_id);
+        } else {
+            users.insert(role.assignee_id);
+        }
+    }
+    if !groups.is_empty() {
+        for (user, user_groups) in groups_of_user {
+            if !user_groups.is_disjoint(&groups) {
+                users.insert(user.clone());
+            }
+        }
+    }
+    Ok(users)
 }
 
 fn select_apps(
@@ -135,11 +507,28 @@ fn select_apps(
     Ok(selected)
 }
 
-fn granting_groups(
+/// Returns the ids of the requested groups, given by id or name.
+fn select_groups(
+    group_names: &HashMap<String, String>,
+    requested: &[String],
+) -> Result<HashSet<String>, ReviewError> {
+    let mut selected = HashSet::new();
+    for name in requested {
+        let found = group_names
+            .iter()
+            .find(|(id, group_name)| *id == name || group_name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| ReviewError::UnknownGroup { name: name.clone() })?;
+        selected.insert(found.0.clone());
+    }
+    Ok(selected)
+}
+
+/// Returns the user's groups that are assigned to the app, sorted, when the
+/// assignment comes through a group.
+fn granting_group_ids(
     scope: &str,
     user_groups: Option<&HashSet<String>>,
     app_groups: &[String],
-    group_names: &HashMap<String, String>,
 ) -> Vec<String> {
     if scope != "GROUP" {
         return Vec::new();
@@ -147,86 +536,39 @@ fn granting_groups(
     let Some(user_groups) = user_groups else {
         return Vec::new();
     };
-    let mut names: Vec<String> = app_groups
+    let mut ids: Vec<String> = app_groups
         .iter()
         .filter(|group_id| user_groups.contains(*group_id))
-        .map(|group_id| {
-            group_names
-                .get(group_id)
-                .cloned()
-                .unwrap_or_else(|| group_id.clone())
-        })
+        .cloned()
         .collect();
-    names.sort();
-    names
+    ids.sort();
+    ids
 }
 
-/// Builds the user and reviewer half of an item, with flags and a suggestion.
-fn build_item(
+/// Returns the flags that depend on the user alone, each with its reason.
+fn risk_flags(
     user: Option<&UserRow>,
-    user_id: &str,
-    users: &HashMap<String, UserRow>,
     now: DateTime<Utc>,
-) -> CampaignItem {
-    let manager = user
-        .and_then(|user| user.manager_id.as_deref())
-        .and_then(|manager_id| users.get(manager_id));
-    let (flags, reasons) = risk_flags(user, now);
-    let suggestion = if flags.iter().any(|flag| flag != FLAG_INACTIVE) {
-        "revoke"
-    } else {
-        "keep"
-    };
-    let reason = if reasons.is_empty() {
-        "Active user with a current assignment".to_string()
-    } else {
-        reasons.join("; ")
-    };
-    CampaignItem {
-        item_no: 0,
-        reviewer_id: manager.map(|manager| manager.id.clone()),
-        reviewer_login: manager
-            .map(|manager| manager.login.clone())
-            .unwrap_or_else(|| FALLBACK_REVIEWER.to_string()),
-        reviewer_name: manager
-            .map(UserRow::full_name)
-            .unwrap_or_else(|| "No manager on record".to_string()),
-        user_id: user_id.to_string(),
-        user_login: user
-            .map(|user| user.login.clone())
-            .unwrap_or_else(|| user_id.to_string()),
-        user_name: user.map(UserRow::full_name).unwrap_or_default(),
-        user_status: user
-            .map(|user| user.status.clone())
-            .unwrap_or_else(|| "UNKNOWN".to_string()),
-        app_id: String::new(),
-        app_label: String::new(),
-        grant_type: String::new(),
-        granting_groups: Vec::new(),
-        flags,
-        suggestion: suggestion.to_string(),
-        reason,
-    }
-}
-
-fn risk_flags(user: Option<&UserRow>, now: DateTime<Utc>) -> (Vec<String>, Vec<String>) {
-    let Some(user) = user else {
-        return (
-            vec![FLAG_UNKNOWN_USER.to_string()],
-            vec!["The assigned user is not in the synced directory".to_string()],
-        );
-    };
+    inactive_days: i64,
+) -> BTreeMap<String, String> {
     let mut flags = BTreeMap::new();
+    let Some(user) = user else {
+        flags.insert(
+            FLAG_UNKNOWN_USER.to_string(),
+            "The assigned user is not in the synced directory".to_string(),
+        );
+        return flags;
+    };
     match user.status.as_str() {
         "DEPROVISIONED" => {
             flags.insert(
-                FLAG_DEACTIVATED,
+                FLAG_DEACTIVATED.to_string(),
                 "User is deactivated but still assigned".to_string(),
             );
         }
         "SUSPENDED" => {
             flags.insert(
-                FLAG_SUSPENDED,
+                FLAG_SUSPENDED.to_string(),
                 "User is suspended but still assigned".to_string(),
             );
         }
@@ -238,15 +580,12 @@ fn risk_flags(user: Option<&UserRow>, now: DateTime<Utc>) -> (Vec<String>, Vec<S
         .and_then(|text| DateTime::parse_from_rfc3339(text).ok());
     if user.status != "DEPROVISIONED"
         && last_login
-            .is_none_or(|time| now - time.with_timezone(&Utc) > Duration::days(INACTIVE_DAYS))
+            .is_none_or(|time| now - time.with_timezone(&Utc) > Duration::days(inactive_days))
     {
         flags.insert(
-            FLAG_INACTIVE,
-            format!("No sign-in in the last {INACTIVE_DAYS} days"),
+            format!("inactive-{inactive_days}-days"),
+            format!("No sign-in in the last {inactive_days} days"),
         );
     }
     flags
-        .into_iter()
-        .map(|(flag, reason)| (flag.to_string(), reason))
-        .unzip()
 }

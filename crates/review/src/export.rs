@@ -50,8 +50,59 @@ pub fn export_campaign(
         .get_template("package.html")
         .map_err(ReviewError::Template)?;
 
+    // The workbook is written on a second thread while the per-reviewer
+    // files are rendered on this one.
+    let workbook = out_dir.join(format!("campaign-{}.xlsx", campaign.id));
+    let packages = std::thread::scope(|scope| {
+        let workbook_thread = scope.spawn(|| {
+            crate::xlsx::write_workbook(&campaign, &per_reviewer, &workbook).map_err(|source| {
+                ReviewError::Xlsx {
+                    path: workbook.clone(),
+                    source,
+                }
+            })
+        });
+        let packages = write_reviewer_files(&campaign, &per_reviewer, &template, out_dir);
+        let written = workbook_thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        written.and(packages)
+    })?;
+
+    /// The whole campaign, serialized without building a JSON tree first.
+    #[derive(serde::Serialize)]
+    struct Whole<'a> {
+        campaign: &'a Campaign,
+        items: &'a [CampaignItem],
+    }
+    let json_path = out_dir.join("campaign.json");
+    let write_error = |source| ReviewError::Write {
+        path: json_path.clone(),
+        source,
+    };
+    let file = std::fs::File::create(&json_path).map_err(write_error)?;
+    let mut writer = std::io::BufWriter::new(file);
+    serde_json::to_writer_pretty(
+        &mut writer,
+        &Whole {
+            campaign: &campaign,
+            items: &items,
+        },
+    )
+    .map_err(ReviewError::Json)?;
+    std::io::Write::flush(&mut writer).map_err(write_error)?;
+    Ok((campaign, packages))
+}
+
+/// Writes the CSV and HTML file of each reviewer.
+fn write_reviewer_files(
+    campaign: &Campaign,
+    per_reviewer: &BTreeMap<&str, Vec<&CampaignItem>>,
+    template: &minijinja::Template<'_, '_>,
+    out_dir: &Path,
+) -> Result<Vec<ReviewerPackage>, ReviewError> {
     let mut packages = Vec::new();
-    for (&reviewer_login, reviewer_items) in &per_reviewer {
+    for (&reviewer_login, reviewer_items) in per_reviewer {
         let stem = file_stem(reviewer_login);
         let csv = out_dir.join(format!("{stem}.csv"));
         let html = out_dir.join(format!("{stem}.html"));
@@ -67,10 +118,10 @@ pub fn export_campaign(
             .count();
         let page = template
             .render(context! {
-                campaign => &campaign,
+                campaign => campaign,
                 reviewer_login => reviewer_login,
                 reviewer_name => reviewer_items[0].reviewer_name,
-                items => &reviewer_items,
+                items => reviewer_items,
                 flagged => flagged,
                 revocations => revocations,
             })
@@ -84,19 +135,7 @@ pub fn export_campaign(
             html,
         });
     }
-
-    let workbook = out_dir.join(format!("campaign-{}.xlsx", campaign.id));
-    crate::xlsx::write_workbook(&campaign, &per_reviewer, &workbook).map_err(|source| {
-        ReviewError::Xlsx {
-            path: workbook.clone(),
-            source,
-        }
-    })?;
-
-    let all = serde_json::json!({"campaign": &campaign, "items": &items});
-    let json_bytes = serde_json::to_vec_pretty(&all).map_err(ReviewError::Json)?;
-    write_file(&out_dir.join("campaign.json"), &json_bytes)?;
-    Ok((campaign, packages))
+    Ok(packages)
 }
 
 /// The CSV columns, in order.
@@ -112,13 +151,17 @@ const CSV_HEADER: &[&str] = &[
     "flags",
     "suggestion",
     "reason",
+    "since",
+    "last_sign_in",
+    "last_sso",
     "decision",
 ];
 
 /// Returns an item's cells as every package format lists them: number,
-/// user login, name and status, app, how granted, granting groups, flags,
-/// suggestion and reason.
-pub(crate) fn item_cells(item: &CampaignItem) -> [String; 10] {
+/// user login, name and status, app, how granted, granting groups (with the
+/// group rules that fill them), flags, suggestion, reason, since when, last
+/// sign-in and last SSO into the app.
+pub(crate) fn item_cells(item: &CampaignItem) -> [String; 13] {
     let granted = if item.grant_type == "GROUP" {
         "group"
     } else {
@@ -131,11 +174,26 @@ pub(crate) fn item_cells(item: &CampaignItem) -> [String; 10] {
         item.user_status.clone(),
         item.app_label.clone(),
         granted.to_string(),
-        item.granting_groups.join("; "),
+        granting_text(item),
         item.flags.join("; "),
         item.suggestion.clone(),
         item.reason.clone(),
+        item.details.since.clone().unwrap_or_default(),
+        item.details.last_sign_in.clone().unwrap_or_default(),
+        item.details.last_sso.clone().unwrap_or_default(),
     ]
+}
+
+/// Returns the granting groups, followed by the group rules that fill them.
+fn granting_text(item: &CampaignItem) -> String {
+    let mut text = item.granting_groups.join("; ");
+    if !item.details.group_rules.is_empty() {
+        text.push_str(&format!(
+            " (by group rule {})",
+            item.details.group_rules.join("; ")
+        ));
+    }
+    text
 }
 
 fn render_csv(items: &[&CampaignItem]) -> Result<Vec<u8>, ReviewError> {
@@ -183,7 +241,7 @@ fn file_stem(login: &str) -> String {
     }
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReviewError> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReviewError> {
     std::fs::write(path, bytes).map_err(|source| ReviewError::Write {
         path: path.to_path_buf(),
         source,

@@ -1,17 +1,34 @@
-//! Access certification: campaigns over app entitlements and the review
-//! packages sent to each reviewer.
+//! Access certification: campaigns over app entitlements, the review
+//! packages sent to each reviewer, their decisions, the remediation of the
+//! revoked access, and the auditor package that closes a campaign.
 
 mod campaign;
+mod compare;
+mod decide;
 mod export;
+mod package;
+mod remediate;
 mod xlsx;
 
 use std::path::PathBuf;
 
 pub use campaign::{
-    FALLBACK_REVIEWER, FLAG_DEACTIVATED, FLAG_INACTIVE, FLAG_SUSPENDED, FLAG_UNKNOWN_USER,
-    StartedCampaign, start_campaign,
+    DEFAULT_INACTIVE_DAYS, FALLBACK_REVIEWER, FLAG_DEACTIVATED, FLAG_INACTIVE, FLAG_NO_MFA,
+    FLAG_PRIVILEGED, FLAG_SOD, FLAG_SUSPENDED, FLAG_UNKNOWN_USER, ReviewerRule, StartOptions,
+    StartedCampaign, start_campaign, start_campaign_with,
 };
+pub use compare::{Comparison, Difference, compare_report};
+pub use decide::{ImportedDecisions, import_decisions};
 pub use export::{ReviewerPackage, export_campaign, inert_cell};
+pub use package::{
+    ClosedCampaign, Expected, Manifest, Summary, Verification, close_campaign, sha256_hex,
+    verify_package,
+};
+pub use remediate::{
+    MANAGE_SCOPES, RemediationPlan, STATUS_BLOCKED, STATUS_FAILED, STATUS_MANUAL, STATUS_PLANNED,
+    STATUS_VERIFIED, apply_remediation, plan_remediation, record_plan,
+};
+pub use xlsx::{OVERVIEW_SHEET, SHEET_HEADER};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
@@ -19,6 +36,8 @@ pub enum ReviewError {
     EmptyDirectory { org: String },
     #[error("no app with id or label `{name}` in the synced directory")]
     UnknownApp { name: String },
+    #[error("no group with id or name `{name}` in the synced directory")]
+    UnknownGroup { name: String },
     #[error("{}", match id { Some(id) => format!("no campaign with id `{id}`"), None => "no campaign yet: run `idaudit review start` first".to_string() })]
     NoCampaign { id: Option<i64> },
     #[error(transparent)]
@@ -41,4 +60,26 @@ pub enum ReviewError {
         #[source]
         source: std::io::Error,
     },
+    #[error("failed to read `{path}`")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("campaign {id} was closed at {closed_at} and takes no more changes")]
+    Closed { id: i64, closed_at: String },
+    #[error(
+        "rejected `{}` with {} problem(s); no decision was stored:\n  {}",
+        path.display(),
+        problems.len(),
+        problems.join("\n  ")
+    )]
+    DecisionsRejected {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+    #[error("invalid report `{}`: {problem}", path.display())]
+    InvalidReport { path: PathBuf, problem: String },
+    #[error("failed to write the zip")]
+    Zip(#[source] zip::result::ZipError),
 }

@@ -22,8 +22,14 @@ pub const SHEET_HEADER: &[&str] = &[
     "Flags",
     "Suggestion",
     "Reason",
+    "Since",
+    "Last sign-in",
+    "Last SSO to app",
     "Decision",
 ];
+
+/// The name of the first sheet, which lists the reviewers.
+pub const OVERVIEW_SHEET: &str = "Overview";
 
 /// Excel's limit on sheet name length.
 const MAX_SHEET_NAME: usize = 31;
@@ -38,12 +44,14 @@ pub fn write_workbook(
     let bold = Format::new().set_bold();
 
     let overview = workbook.add_worksheet();
-    overview.set_name("Overview")?;
+    overview.set_name(OVERVIEW_SHEET)?;
     write_overview(overview, campaign, per_reviewer, &bold)?;
 
     for (index, (reviewer, items)) in per_reviewer.iter().enumerate() {
         let name = sheet_name(index + 1, reviewer);
-        let sheet = workbook.add_worksheet();
+        // Constant-memory sheets write each finished row to a temporary file,
+        // so a campaign of a million items does not hold every cell in memory.
+        let sheet = workbook.add_worksheet_with_constant_memory()?;
         sheet.set_name(&name)?;
         write_reviewer_sheet(sheet, items, &bold)?;
     }
@@ -62,6 +70,10 @@ fn write_overview(
     sheet.write_string(1, 1, &campaign.org)?;
     sheet.write_string_with_format(2, 0, "Snapshot taken", bold)?;
     sheet.write_string(2, 1, &campaign.created_at)?;
+    if let Some(due) = campaign.scope["due"].as_str() {
+        sheet.write_string_with_format(3, 0, "Decide by", bold)?;
+        sheet.write_string(3, 1, due)?;
+    }
 
     for (column, title) in [
         "Reviewer",
@@ -131,7 +143,7 @@ fn write_reviewer_sheet(
 /// Returns a valid sheet name: the sheet number, which makes it unique, and
 /// the reviewer's login with the characters Excel forbids replaced, cut to
 /// Excel's 31 characters.
-fn sheet_name(number: usize, reviewer: &str) -> String {
+pub(crate) fn sheet_name(number: usize, reviewer: &str) -> String {
     let cleaned: String = reviewer
         .chars()
         .map(|character| {

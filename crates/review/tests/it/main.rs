@@ -1,13 +1,18 @@
 //! Review packages from a real SQLite store: every format carries hostile
 //! profile values as inert text, and the workbook reads back.
 
+mod chromium;
+mod compare;
+mod decide;
+mod options;
+
 use calamine::{Data, Reader, Xlsx, open_workbook};
 use idaudit_store::{AppRow, AppUserRow, DirectorySnapshot, Store, UserRow};
 
-const SCRIPT: &str = "<script>alert('x')</script>";
-const FORMULA: &str = "=HYPERLINK(\"https://evil.example\",\"click\")";
+pub const SCRIPT: &str = "<script>alert('x')</script>";
+pub const FORMULA: &str = "=HYPERLINK(\"https://evil.example\",\"click\")";
 const RIGHT_TO_LEFT: &str = "\u{202e}gnp.exe";
-const EMOJI: &str = "Zoë 🚀";
+pub const EMOJI: &str = "Zoë 🚀";
 
 fn user(
     id: &str,
