@@ -67,7 +67,9 @@ pub enum Command {
     Demo(DemoArgs),
 
     /// Serve a simulated Okta org on loopback for testing integrations
-    #[command(after_help = "Example:\n  idaudit sim --port 8099 --users 5000")]
+    #[command(
+        after_help = "Examples:\n  idaudit sim --port 8099 --users 5000\n  idaudit sim --scenarios brute_force,password_spray\n  idaudit sim --users 50000 --groups 5000 --apps 1000 --memberships 500000 --rate-limits off"
+    )]
     Sim(SimArgs),
 
     /// Copy users, groups, memberships, apps, assignments, roles and factors into the store
@@ -91,9 +93,15 @@ pub enum Command {
     /// Check the connection to Okta: token, scopes, admin role, clock and rate limits
     Doctor(DoctorArgs),
 
-    /// System Log: backfill from Okta or import exported files
+    /// System Log: backfill, follow continuously, or import exported files
     #[command(subcommand)]
     Logs(LogsCommand),
+
+    /// Write stored System Log events to the Parquet archive, then apply the local retention
+    #[command(
+        after_help = "The archive is set in the `[archive]` section of `idaudit.toml`: `location` is a\nfolder or `s3://bucket/prefix`, `keep_days` deletes archived events older than\nthat from the store. S3 credentials come from the standard AWS environment\nvariables.\n\nExamples:\n  idaudit archive\n  idaudit archive --to ./archive --keep-days 90\n  idaudit archive --to s3://audit-bucket/okta --format json"
+    )]
+    Archive(ArchiveArgs),
 
     /// Run the detection rules over stored events and print the alerts
     Detect(DetectArgs),
@@ -109,6 +117,53 @@ pub enum Command {
     /// Access-certification campaigns
     #[command(subcommand)]
     Review(ReviewCommand),
+
+    /// Serve the Okta event-hook endpoint and health check, optionally polling the System Log too
+    #[command(
+        after_help = "The hook secret is the value Okta sends in the hook's authorization header. It is
+read from `hook_secret_file` in the `[server]` section of `idaudit.toml`, or from
+IDAUDIT_HOOK_SECRET; without one the hook endpoint is off. Okta only calls HTTPS
+URLs, so put a TLS reverse proxy in front of this server.
+
+Examples:
+  idaudit serve --bind 127.0.0.1:8080
+  IDAUDIT_HOOK_SECRET=\"$(cat hook-secret)\" idaudit serve --follow"
+    )]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: `bind` in `[server]`, else 127.0.0.1:8080]
+    #[arg(long)]
+    pub bind: Option<String>,
+
+    /// Also poll the System Log, as `idaudit logs follow` does
+    #[arg(long)]
+    pub follow: bool,
+
+    #[command(flatten)]
+    pub stream: StreamArgs,
+}
+
+/// Settings shared by `logs follow` and `serve`.
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// Time between System Log requests once caught up (`15s`, `500ms`) [default: `poll_interval` in `[logs]`, else 15s]
+    #[arg(long)]
+    pub poll_interval: Option<String>,
+
+    /// How far back the first run starts, at most `90d` [default: `backfill` in `[logs]`, else 7d]
+    #[arg(long)]
+    pub backfill: Option<String>,
+
+    /// Folder of extra Sigma rules (`.yml`), added to the built-in pack; repeatable
+    #[arg(long = "rules")]
+    pub rule_dirs: Vec<PathBuf>,
+
+    /// Store events without running detection on them
+    #[arg(long)]
+    pub no_detect: bool,
 }
 
 #[derive(Debug, Args)]
@@ -152,6 +207,25 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 30)]
     pub days: u32,
 
+    /// Group memberships to aim for; resizes the team and project groups [default: 4 to
+    /// 20 members per team group, 5 to 30 per project group]
+    #[arg(long)]
+    pub memberships: Option<usize>,
+
+    /// Labelled scenarios to inject, comma-separated [default: all]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES",
+        value_parser = scenario_names(),
+        conflicts_with = "no_scenarios"
+    )]
+    pub scenarios: Vec<String>,
+
+    /// Inject no labelled scenarios: benign traffic only
+    #[arg(long)]
+    pub no_scenarios: bool,
+
     /// Rate limits: Okta's Workforce limits per minute, the same per second, or none
     #[arg(long, value_enum, default_value_t = SimRateLimits::Okta)]
     pub rate_limits: SimRateLimits,
@@ -174,6 +248,13 @@ pub struct SimArgs {
     /// Environment variable holding the `Authorization` value sent to the hook
     #[arg(long, requires = "hook_url")]
     pub hook_secret_env: Option<String>,
+}
+
+/// Accepts the scenario kinds of the simulator by name; `--help` and errors list them.
+fn scenario_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        idaudit_okta_sim::ScenarioKind::ALL.map(idaudit_okta_sim::ScenarioKind::as_str),
+    )
 }
 
 /// Faults the simulator injects, all off by default.
@@ -244,6 +325,19 @@ pub enum LogsCommand {
         after_help = "Exit status is 1 when any record was rejected.\n\nExamples:\n  idaudit logs import export.json\n  zcat events.jsonl.gz | idaudit logs import -"
     )]
     Import(ImportArgs),
+
+    /// Poll the System Log continuously, storing each page with its `next` link
+    #[command(
+        after_help = "The first run of an org reads back the backfill window; later runs resume from
+the saved position, so a restart neither skips nor repeats events. Detection runs
+on each stored page and alerts go to the configured sinks. Stops cleanly on
+Ctrl-C or SIGTERM.
+
+Examples:
+  idaudit logs follow
+  idaudit logs follow --backfill 30d --poll-interval 30s -v"
+    )]
+    Follow(StreamArgs),
 }
 
 #[derive(Debug, Args)]
@@ -266,6 +360,22 @@ pub struct ImportArgs {
     /// Org the events belong to [default: the configured org, else `imported`]
     #[arg(long)]
     pub org: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Archive location, a folder or `s3://bucket/prefix` [default: `location` in `[archive]`]
+    #[arg(long, value_name = "LOCATION")]
+    pub to: Option<String>,
+
+    /// Delete archived events published more than this many days ago from the store
+    /// [default: `keep_days` in `[archive]`, else keep them]
+    #[arg(long, value_name = "DAYS")]
+    pub keep_days: Option<u32>,
+
+    /// Output format of the summary on stdout
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -365,12 +475,108 @@ pub enum AlertStatusArg {
 pub enum ReviewCommand {
     /// Snapshot app assignments into a new campaign, one reviewer per user's manager
     #[command(
-        after_help = "Examples:\n  idaudit review start --name \"Q4 Salesforce\" --app Salesforce\n  idaudit review start --name \"Q4 all apps\""
+        after_help = "Examples:\n  idaudit review start --name \"Q4 Salesforce\" --app Salesforce\n  idaudit review start --name \"Q4 all apps\" --due 2026-12-31\n  idaudit review start --name \"Finance\" --groups Finance --reviewer user:cfo@example.com \\\n      --sod-conflict \"Payroll=Vendor Payments\""
     )]
     Start(ReviewStartArgs),
 
     /// Write a campaign's packages: CSV and HTML per reviewer, and JSON
     Export(ReviewExportArgs),
+
+    /// Import decisions from an edited workbook (XLSX) or CSV package
+    #[command(
+        after_help = "Every row is checked first: an unknown item, a changed user or app, an item listed\ntwice, a decision on another reviewer's item or a value other than keep or revoke\nrejects the whole file, with the row of each problem, and nothing is stored.\n\nExamples:\n  idaudit review decide --file review-packages/campaign-1.xlsx\n  idaudit review decide --file boss@example.com.csv --reviewer boss@example.com"
+    )]
+    Decide(ReviewDecideArgs),
+
+    /// Plan the revocations of the decisions, and make them with --apply
+    #[command(
+        after_help = "A direct assignment is unassigned from the user; an app that comes through a group\nis revoked by removing the user from the group. Without --apply nothing is sent to\nOkta. --apply needs the scopes okta.groups.manage and okta.apps.manage; each change\nis read back to verify it, and the proof is recorded.\n\nExit status is 1 when a step failed.\n\nExamples:\n  idaudit review remediate\n  idaudit review remediate --apply"
+    )]
+    Remediate(ReviewRemediateArgs),
+
+    /// Close a campaign and write its auditor package, a folder and a zip
+    #[command(
+        after_help = "Run `idaudit sync` after remediation and before closing: the completion snapshot\nis taken from the synced directory.\n\nExample:\n  idaudit review close --out audit"
+    )]
+    Close(ReviewCloseArgs),
+
+    /// Compare an Okta app assignment report (CSV) with the synced entitlements
+    #[command(
+        after_help = "Reads the CSV of the Admin Console's Current Assignments or User App Access report\nand lists assignments only in Okta, only in the report, or granted differently\n(directly or through another group). Exit status is 1 when there are differences.\n\nExample:\n  idaudit review compare --report current-assignments.csv --format json"
+    )]
+    Compare(ReviewCompareArgs),
+
+    /// Check that an auditor package (folder or zip) is unchanged since closing
+    #[command(
+        after_help = "Exit status is 1 when any file, the manifest, or the recorded hashes do not match.\n\nExamples:\n  idaudit review verify audit/campaign-1-audit\n  idaudit review verify audit/campaign-1-audit.zip --root 3f2a…"
+    )]
+    Verify(ReviewVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewDecideArgs {
+    /// Edited workbook (`.xlsx`) or CSV package
+    #[arg(long)]
+    pub file: PathBuf,
+
+    /// Campaign id [default: the newest]
+    #[arg(long)]
+    pub campaign: Option<i64>,
+
+    /// Accept only decisions on this reviewer's items
+    #[arg(long, value_name = "LOGIN")]
+    pub reviewer: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewRemediateArgs {
+    /// Campaign id [default: the newest]
+    #[arg(long)]
+    pub campaign: Option<i64>,
+
+    /// Make the planned changes in Okta; without it, only print the plan
+    #[arg(long)]
+    pub apply: bool,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewCloseArgs {
+    /// Campaign id [default: the newest]
+    #[arg(long)]
+    pub campaign: Option<i64>,
+
+    /// Folder to write the auditor package into
+    #[arg(long, default_value = "audit-packages")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewCompareArgs {
+    /// Report export (CSV)
+    #[arg(long)]
+    pub report: PathBuf,
+
+    /// Org to compare with [default: the configured org, or the only synced one]
+    #[arg(long)]
+    pub org: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewVerifyArgs {
+    /// Auditor package: its folder or its zip
+    pub package: PathBuf,
+
+    /// Root hash recorded at closing [default: the one in the store, if it has the campaign]
+    #[arg(long)]
+    pub root: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -379,9 +585,29 @@ pub struct ReviewStartArgs {
     #[arg(long)]
     pub name: String,
 
-    /// App id or label to review; repeat for several [default: every app]
-    #[arg(long = "app")]
+    /// App id or label to review; repeat or separate with commas [default: every app]
+    #[arg(long = "app", visible_alias = "apps", value_delimiter = ',')]
     pub apps: Vec<String>,
+
+    /// Only access granted through these groups (ids or names); repeat or separate with commas
+    #[arg(long = "group", visible_alias = "groups", value_delimiter = ',')]
+    pub groups: Vec<String>,
+
+    /// Who reviews: `manager`, `group-owner` (the manager for direct assignments), or `user:LOGIN`
+    #[arg(long, default_value = "manager")]
+    pub reviewer: String,
+
+    /// Date by which reviewers should decide (`YYYY-MM-DD`), shown in the packages
+    #[arg(long)]
+    pub due: Option<String>,
+
+    /// Flag users with no sign-in for this many days as inactive
+    #[arg(long, default_value_t = 90)]
+    pub inactive_days: i64,
+
+    /// Two apps one user should not hold together, as `App A=App B`; repeatable
+    #[arg(long = "sod-conflict", value_name = "APP=APP")]
+    pub sod_conflicts: Vec<String>,
 
     /// Org to review [default: the configured org, or the only synced one]
     #[arg(long)]
@@ -408,6 +634,10 @@ pub struct SyncArgs {
     /// Run a full sync when the last one is older than this (`7d`, `36h`), to find deletions
     #[arg(long, env = "IDAUDIT_SYNC_RECONCILE_AFTER", default_value = "7d")]
     pub reconcile_after: String,
+
+    /// Sync only this org, by its name in `[[orgs]]` or its host [default: every configured org]
+    #[arg(long)]
+    pub org: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -449,6 +679,10 @@ pub struct ChangesArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
+    /// Check only this org, by its name in `[[orgs]]` or its host [default: every configured org]
+    #[arg(long)]
+    pub org: Option<String>,
+
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

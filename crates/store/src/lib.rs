@@ -3,11 +3,13 @@
 //! Every other crate reads and writes through [`Store`]. The directory tables
 //! contain the latest synced copy of each org, keyed by org, and `changes`
 //! records how its entitlements changed from one sync to the next. The `events`
-//! table contains each System Log event once, keyed by `uuid`. Alerts and
+//! table contains each System Log event once, keyed by `uuid`, and the
+//! `archive_*` tables record which events the Parquet archive contains. Alerts and
 //! review campaigns have tables of their own. The schema is versioned by [`migrations`].
 
 mod access;
 mod alerts;
+mod archive;
 mod campaigns;
 mod directory;
 mod events;
@@ -24,7 +26,8 @@ pub use access::{
     AppAccess, FactorRow, GroupAccess, GroupOwnerRow, GroupRuleRow, RoleAssignmentRow, UserAccess,
 };
 pub use alerts::{Alert, AlertStatus, Upserted};
-pub use campaigns::{Campaign, CampaignItem};
+pub use archive::{ArchiveBatch, ArchiveCounts, ArchiveRow, PendingPartition};
+pub use campaigns::{Campaign, CampaignDecision, CampaignItem, ItemDetails, Remediation};
 pub use directory::{
     AppGroupRow, AppRow, AppUserRow, DirectoryCounts, DirectorySnapshot, GroupRow, Membership,
     UserRow,
@@ -73,6 +76,9 @@ impl Store {
         // WAL lets readers (the web UI, an MCP client) work while a sync writes.
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
+        // 64 MiB of page cache (negative means KiB): a batch of events then
+        // stays in memory until its commit instead of spilling to the WAL.
+        connection.pragma_update(None, "cache_size", -65536)?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(10))?;
         migrations::migrate(&mut connection)?;

@@ -270,6 +270,96 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX outbox_due ON outbox (state, next_attempt_at, id);
     "#,
+    // Version 4: the System Log archive. Events wait in `archive_pending`
+    // until they are assigned to an archive batch, and each batch is written
+    // as one Parquet object.
+    r#"
+    -- One row per archive object. object is its path below the archive root,
+    -- fixed when the batch is created, so that writing a batch again after a
+    -- crash replaces the same object. written_at stays NULL until the object
+    -- is written.
+    CREATE TABLE archive_batches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        org TEXT NOT NULL,
+        date TEXT NOT NULL,
+        object TEXT NOT NULL UNIQUE,
+        events INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        written_at TEXT
+    );
+
+    -- Stored events that no archive batch contains yet. Kept apart from
+    -- `events` so that assigning an event to a batch does not rewrite its
+    -- raw JSON.
+    CREATE TABLE archive_pending (
+        org TEXT NOT NULL,
+        published TEXT NOT NULL,
+        uuid TEXT NOT NULL,
+        PRIMARY KEY (org, published, uuid)
+    ) WITHOUT ROWID;
+    INSERT INTO archive_pending (org, published, uuid)
+        SELECT org, published, uuid FROM events;
+    CREATE TRIGGER events_archive_pending AFTER INSERT ON events BEGIN
+        INSERT OR IGNORE INTO archive_pending (org, published, uuid)
+        VALUES (new.org, new.published, new.uuid);
+    END;
+
+    -- The events of batches not yet written. A batch's rows are deleted
+    -- when it is marked written.
+    CREATE TABLE archive_members (
+        batch INTEGER NOT NULL REFERENCES archive_batches (id),
+        published TEXT NOT NULL,
+        uuid TEXT NOT NULL,
+        PRIMARY KEY (batch, published, uuid)
+    ) WITHOUT ROWID;
+
+    -- The uuids of archived events deleted from `events` by the local
+    -- retention, so that an event stored again (a repeated import) is
+    -- recognised as archived rather than written to the archive twice.
+    CREATE TABLE archived_events (
+        uuid TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    "#,
+    // Version 5: review decisions, remediation with its proof, item details and
+    // the closing of a campaign.
+    r#"
+    -- details is a JSON object of what an item records beyond the columns:
+    -- granting group ids, group rules, since when, last sign-in and SSO.
+    ALTER TABLE campaign_items ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
+
+    -- Set when the campaign is closed: package_root is the last hash of the
+    -- auditor package's manifest chain, package_zip_sha256 the hash of its zip.
+    ALTER TABLE campaigns ADD COLUMN closed_at TEXT;
+    ALTER TABLE campaigns ADD COLUMN package_root TEXT;
+    ALTER TABLE campaigns ADD COLUMN package_zip_sha256 TEXT;
+
+    -- One row per decided item; source names the imported file and its SHA-256.
+    CREATE TABLE campaign_decisions (
+        campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+        item_no INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        reviewer_login TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        PRIMARY KEY (campaign_id, item_no)
+    );
+
+    -- One row per revocation step, such as removing a user from a group.
+    -- item_nos is a JSON array of the items the step revokes; proof is a JSON
+    -- object with the request, Okta's request id and the read that verified it.
+    CREATE TABLE campaign_remediations (
+        campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+        action TEXT NOT NULL,
+        target_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        item_nos TEXT NOT NULL,
+        status TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        proof TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (campaign_id, action, target_id, user_id)
+    );
+    "#,
 ];
 
 /// Returns the schema version this build writes.

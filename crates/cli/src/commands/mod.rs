@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod alerts;
+pub mod archive;
 pub mod changes;
 pub mod demo;
 pub mod detect;
@@ -9,6 +10,7 @@ pub mod doctor;
 pub mod logs;
 pub mod review;
 pub mod rules;
+pub mod serve;
 pub mod sim;
 pub mod sync;
 
@@ -39,6 +41,9 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Doctor(args) => doctor::run(&settings, &args).await,
         Command::Logs(LogsCommand::Pull(args)) => logs::pull(&settings, &args, &progress).await,
         Command::Logs(LogsCommand::Import(args)) => logs::import(&settings, &args),
+        Command::Logs(LogsCommand::Follow(args)) => logs::follow(&settings, &args).await,
+        Command::Serve(args) => serve::run(&settings, &args).await,
+        Command::Archive(args) => archive::run(&settings, &args).await,
         Command::Detect(args) => detect::run(&settings, &args).await,
         Command::Alerts(AlertsCommand::List(args)) => alerts::list(&settings, &args),
         Command::Alerts(AlertsCommand::Show(args)) => alerts::show(&settings, &args),
@@ -52,6 +57,13 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Rules(RulesCommand::Test(args)) => rules::test(&args),
         Command::Review(ReviewCommand::Start(args)) => review::start(&settings, &args),
         Command::Review(ReviewCommand::Export(args)) => review::export(&settings, &args),
+        Command::Review(ReviewCommand::Decide(args)) => review::decide(&settings, &args),
+        Command::Review(ReviewCommand::Remediate(args)) => {
+            review::remediate(&settings, &args).await
+        }
+        Command::Review(ReviewCommand::Close(args)) => review::close(&settings, &args),
+        Command::Review(ReviewCommand::Verify(args)) => review::verify(&settings, &args),
+        Command::Review(ReviewCommand::Compare(args)) => review::compare(&settings, &args),
         Command::Demo(_) | Command::Sim(_) => unreachable!("handled above"),
     }
 }

@@ -310,3 +310,72 @@ fn detect_sends_alerts_to_file_sink_once() {
     assert_eq!(lines.len(), 1, "{sent}");
     assert!(sent.contains("jdoe@acme.com"));
 }
+
+#[test]
+fn sim_scenarios_flag_lists_and_checks_names() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("idaudit.db");
+
+    let help = idaudit(&store).args(["sim", "--help"]).output().unwrap();
+    let help_text = String::from_utf8_lossy(&help.stdout);
+    assert_eq!(help.status.code(), Some(0), "{help_text}");
+    assert!(help_text.contains("--scenarios"), "{help_text}");
+    assert!(help_text.contains("password_spray"), "{help_text}");
+    assert!(help_text.contains("--no-scenarios"), "{help_text}");
+
+    let invalid = idaudit(&store)
+        .args(["sim", "--scenarios", "brute_force,no_such_scenario"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&invalid.stderr);
+    assert_eq!(invalid.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no_such_scenario"), "{stderr}");
+    assert!(stderr.contains("brute_force"), "{stderr}");
+    assert!(stderr.contains("leaver_deactivated_late"), "{stderr}");
+}
+
+#[test]
+fn sim_plants_only_chosen_scenarios() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("idaudit.db");
+    let out = folder.path().join("sim");
+    let mut child = idaudit(&store)
+        .args(["sim", "--port", "0", "--users", "120", "--groups", "20"])
+        .args(["--apps", "8", "--days", "3"])
+        .args(["--scenarios", "brute_force,password_spray", "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut printed = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert!(printed.contains("http://127.0.0.1:"), "{printed}");
+    assert!(printed.contains("client id"), "{printed}");
+    assert!(printed.contains("client-key.pem"), "{printed}");
+    assert!(printed.contains("ground-truth.json"), "{printed}");
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("ground-truth.json")).unwrap()).unwrap();
+    let mut kinds: Vec<&str> = truth["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|scenario| scenario["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["brute_force", "password_spray"]);
+}

@@ -4,7 +4,10 @@
 
 mod cli;
 mod demo;
+mod directory;
 mod fixtures;
+mod follow;
+mod review;
 mod secrets;
 
 use std::path::PathBuf;

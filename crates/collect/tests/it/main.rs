@@ -1,6 +1,8 @@
-//! Collection tests: file import into a real SQLite store, and sync and
-//! log pull against the simulator over loopback.
+//! Collection tests: file import into a real SQLite store, and sync, log
+//! pull and log polling against the simulator over loopback.
 
+mod archive;
+mod follow;
 mod import;
 mod logs;
 mod sim;
