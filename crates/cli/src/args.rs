@@ -118,6 +118,10 @@ pub enum Command {
     #[command(subcommand)]
     Review(ReviewCommand),
 
+    /// Identity posture checks over the synced store
+    #[command(subcommand)]
+    Audit(AuditCommand),
+
     /// Serve the Okta event-hook endpoint and health check, optionally polling the System Log too
     #[command(
         after_help = "The hook secret is the value Okta sends in the hook's authorization header. It is
@@ -686,4 +690,71 @@ pub struct DoctorArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Report MFA coverage, inactive users, admins, users without a manager and unused apps
+    #[command(
+        after_help = "Reads the synced directory and the stored `user.authentication.sso` events; run\n`idaudit sync` and `idaudit logs pull` first.\n\nExamples:\n  idaudit audit posture\n  idaudit audit posture --inactive-days 60 --out ./posture\n  idaudit audit posture --format csv > posture.csv"
+    )]
+    Posture(AuditPostureArgs),
+
+    /// List users deactivated or suspended in a window who kept access past the deadline
+    #[command(
+        after_help = "A leaver comes from a `user.lifecycle.deactivate` or `user.lifecycle.suspend`\nevent, or from a status change recorded by `idaudit sync`. A violation is access\nstill held after the deadline, or removed only after it.\n\nExamples:\n  idaudit audit leavers --since 30d\n  idaudit audit leavers --since 2026-11-01T00:00:00Z --deadline-hours 8 --format json"
+    )]
+    Leavers(AuditLeaversArgs),
+}
+
+#[derive(Clone, Copy, Debug, Default, ValueEnum, PartialEq, Eq)]
+pub enum AuditFormat {
+    #[default]
+    Table,
+    /// One JSON object with every finding
+    Json,
+    /// One row per finding
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditPostureArgs {
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+
+    /// Folder to also write `posture.html`, `posture.csv` and `posture.json` into
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+
+    /// Count active users with no sign-in for this many days as inactive
+    #[arg(long, default_value_t = 90)]
+    pub inactive_days: i64,
+
+    /// Org to read [default: the configured org, or the only synced one]
+    #[arg(long)]
+    pub org: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditLeaversArgs {
+    /// Start of the window: RFC 3339 time or a duration back from now (`30d`, `12h`)
+    #[arg(long, default_value = "30d")]
+    pub since: String,
+
+    /// Hours after leaving by which every membership, assignment and role must be gone
+    #[arg(long, default_value_t = 24)]
+    pub deadline_hours: i64,
+
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+
+    /// Folder to also write `leavers.csv` and `leavers.json` into
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+
+    /// Org to read [default: the configured org, or the only synced one]
+    #[arg(long)]
+    pub org: Option<String>,
 }

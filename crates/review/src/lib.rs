@@ -2,6 +2,7 @@
 //! packages sent to each reviewer, their decisions, the remediation of the
 //! revoked access, and the auditor package that closes a campaign.
 
+pub mod audit;
 mod campaign;
 mod compare;
 mod decide;

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod alerts;
 pub mod archive;
+pub mod audit;
 pub mod changes;
 pub mod demo;
 pub mod detect;
@@ -16,7 +17,9 @@ pub mod sync;
 
 use anyhow::Result;
 
-use crate::args::{AlertsCommand, Cli, Command, LogsCommand, ReviewCommand, RulesCommand};
+use crate::args::{
+    AlertsCommand, AuditCommand, Cli, Command, LogsCommand, ReviewCommand, RulesCommand,
+};
 use crate::exit::ExitStatus;
 use crate::progress::TerminalProgress;
 use crate::settings::Settings;
@@ -64,6 +67,8 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Review(ReviewCommand::Close(args)) => review::close(&settings, &args),
         Command::Review(ReviewCommand::Verify(args)) => review::verify(&settings, &args),
         Command::Review(ReviewCommand::Compare(args)) => review::compare(&settings, &args),
+        Command::Audit(AuditCommand::Posture(args)) => audit::posture(&settings, &args),
+        Command::Audit(AuditCommand::Leavers(args)) => audit::leavers(&settings, &args),
         Command::Demo(_) | Command::Sim(_) => unreachable!("handled above"),
     }
 }

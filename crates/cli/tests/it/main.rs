@@ -2,6 +2,7 @@
 //! import and detection, the binary's exit status and output, and the demo
 //! on the simulator.
 
+mod audit;
 mod cli;
 mod demo;
 mod directory;

@@ -1,6 +1,7 @@
 //! Review packages from a real SQLite store: every format carries hostile
 //! profile values as inert text, and the workbook reads back.
 
+mod audit;
 mod chromium;
 mod compare;
 mod decide;
