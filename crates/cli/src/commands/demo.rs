@@ -103,7 +103,7 @@ pub async fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoR
         .await
         .context("Failed to start the simulated org")?;
     tracing::info!(url = sim.base_url, "Simulated org listening");
-    let config = OrgConfig::new(
+    let mut config = OrgConfig::new(
         &sim.base_url,
         Credentials::PrivateKey {
             client_id: sim.client_id.clone(),
@@ -112,6 +112,8 @@ pub async fn run(options: &DemoOptions, progress: &dyn Progress) -> Result<DemoR
         },
         Vec::new(),
     )?;
+    // Admin roles need their own scope; the simulated app grants it.
+    config.optional_scopes.push("okta.roles.read".to_string());
     let client = Client::new(&config)?;
 
     let outcome = run_pipeline(&client, &mut store, &spec, options, progress).await;

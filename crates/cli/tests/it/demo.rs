@@ -36,6 +36,7 @@ async fn demo_pipeline_on_simulator() {
     assert_eq!(report.counts.groups, 150);
     assert_eq!(report.counts.apps, 40);
     assert!(report.counts.memberships > 0);
+    assert!(report.counts.role_assignments > 0, "no admin roles synced");
     assert!(report.events > 10_000, "{} events", report.events);
 
     // The brute-force attack is reported with the attacked user and the source IP.

@@ -96,8 +96,9 @@ impl FailedSignIns {
             rule: RULE_ID.to_string(),
             severity: "medium".to_string(),
             title: format!(
-                "{} failed sign-ins for {account_name}, most from {}",
+                "{} failed sign-ins for {account_name}, {} from {}",
                 burst.len(),
+                if per_ip.len() == 1 { "all" } else { "most" },
                 source_ip.as_deref().unwrap_or("an unknown IP")
             ),
             user: Some(account_name.to_string()),
