@@ -31,6 +31,17 @@ pub fn run(settings: &Settings, args: &AccessArgs) -> Result<ExitStatus> {
     let store = open_store(settings)?;
     let org = resolve_user_org(settings, &store, args.org.as_deref(), &args.user)?;
     let Some(access) = store.user_access(&org, &args.user)? else {
+        let stored = store.orgs()?;
+        if !stored.contains(&org) {
+            bail!(
+                "The store holds no data of `{org}` (it holds: {}): choose one with `--org`, or run `idaudit sync`",
+                if stored.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    stored.join(", ")
+                }
+            );
+        }
         bail!(
             "User `{}` not found in `{org}`: give an Okta user id or login, and run `idaudit sync` if the user is new",
             args.user

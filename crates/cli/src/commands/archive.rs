@@ -132,10 +132,13 @@ fn print_report(report: &ArchiveReport, location: &str, format: Format) -> Resul
                     report.relinked_events
                 );
             }
-            eprintln!(
-                "Deleted {} archived events from the store by `keep_days`; {} events wait to be archived",
-                report.pruned_events, report.pending_events
-            );
+            if report.pruned_events > 0 {
+                eprintln!(
+                    "Deleted {} archived events older than `keep_days` from the store",
+                    report.pruned_events
+                );
+            }
+            eprintln!("{} events wait to be archived", report.pending_events);
         }
     }
     Ok(())
