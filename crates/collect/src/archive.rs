@@ -86,7 +86,7 @@ pub enum ArchiveError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// Where archive objects are written: a local folder or an S3 bucket and prefix.
+/// The destination of archive objects: a local folder or an S3 bucket and prefix.
 #[derive(Clone, Debug)]
 pub struct ArchiveTarget {
     objects: Arc<dyn ObjectStore>,
@@ -232,7 +232,7 @@ fn check_endpoint(endpoint: &str) -> Result<bool, ArchiveError> {
 /// When [`archive_pending`] writes objects, and how long events stay in the store.
 #[derive(Clone, Debug)]
 pub struct ArchivePolicy {
-    /// Most events in one object; a day with more is split into several.
+    /// The maximum number of events in one object. A day with more is split into several.
     pub max_events_per_object: u64,
     /// Write every pending event, also of days that have not ended.
     pub flush_open_days: bool,
@@ -272,7 +272,7 @@ impl ArchivePolicy {
     }
 }
 
-/// What one [`archive_pending`] run did.
+/// The outcome of one [`archive_pending`] run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ArchiveReport {
     /// Objects written, as paths relative to the archive root.

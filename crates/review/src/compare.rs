@@ -44,9 +44,9 @@ pub struct Difference {
     pub kind: String,
     pub user_login: String,
     pub app: String,
-    /// How the synced directory grants it, such as `direct` or `group Sales`.
+    /// The grant path in the synced directory, such as `direct` or `group Sales`.
     pub okta: Option<String>,
-    /// How the report grants it.
+    /// The grant path in the report.
     pub report: Option<String>,
     /// The report's line, when the report lists the pair.
     pub line: Option<u64>,

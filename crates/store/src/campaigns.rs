@@ -86,7 +86,7 @@ pub struct CampaignDecision {
     pub source: String,
 }
 
-/// One revocation step of a campaign and where it stands.
+/// One revocation step of a campaign and its state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Remediation {
     /// `remove-group-member` or `unassign-app-user`, or `manual` for a step

@@ -34,7 +34,7 @@ pub fn run(settings: &Settings, args: &AccessArgs) -> Result<ExitStatus> {
         let stored = store.orgs()?;
         if !stored.contains(&org) {
             bail!(
-                "The store holds no data of `{org}` (it holds: {}): choose one with `--org`, or run `idaudit sync`",
+                "No synced data of `{org}` found in the store (stored orgs: {}): choose one with `--org`, or run `idaudit sync`",
                 if stored.is_empty() {
                     "nothing".to_string()
                 } else {
