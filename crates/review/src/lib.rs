@@ -3,6 +3,7 @@
 //! revoked access, and the auditor package that closes a campaign.
 
 pub mod audit;
+pub mod chart;
 mod campaign;
 mod compare;
 mod decide;
