@@ -20,6 +20,7 @@ pub fn run() -> ExitStatus {
     use clap::Parser;
     let cli = args::Cli::parse();
     init_logging(&cli.global);
+    quiet_on_closed_stdout();
 
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -30,11 +31,41 @@ pub fn run() -> ExitStatus {
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(status) => status,
+        Err(error) if is_broken_pipe(&error) => ExitStatus::Success,
         Err(error) => {
             print_error(&error);
             ExitStatus::Failure
         }
     }
+}
+
+/// Whether an error comes from writing to a pipe whose reader has gone, as when the
+/// output is piped into `head`. That is how such a reader asks for no more output, so
+/// it ends the command quietly and successfully.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Makes `println!` on a closed stdout end the process quietly with status 0 instead of
+/// a panic message and status 101; every other panic is reported as before.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(ExitStatus::Success.code());
+        }
+        default(info);
+    }));
 }
 
 /// Prints `error:` with the message, a `Caused by:` line per cause, and a

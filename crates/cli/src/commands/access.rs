@@ -11,7 +11,7 @@ use idaudit_store::{Store, UserAccess};
 use serde_json::{Value, json};
 
 use crate::args::{AccessArgs, Format};
-use crate::commands::sync::open_store;
+use crate::commands::sync::open_existing_store;
 use crate::exit::ExitStatus;
 use crate::output::print_table;
 use crate::settings::Settings;
@@ -28,7 +28,7 @@ struct Entry {
 }
 
 pub fn run(settings: &Settings, args: &AccessArgs) -> Result<ExitStatus> {
-    let store = open_store(settings)?;
+    let store = open_existing_store(settings)?;
     let org = resolve_user_org(settings, &store, args.org.as_deref(), &args.user)?;
     let Some(access) = store.user_access(&org, &args.user)? else {
         let stored = store.orgs()?;

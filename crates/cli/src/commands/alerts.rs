@@ -4,13 +4,13 @@ use anyhow::{Result, bail};
 use idaudit_store::AlertStatus;
 
 use crate::args::{AlertIdArgs, AlertStatusArg, AlertsListArgs, Format};
-use crate::commands::sync::open_store;
+use crate::commands::sync::open_existing_store;
 use crate::exit::ExitStatus;
 use crate::output::{alert_json, print_alerts};
 use crate::settings::Settings;
 
 pub fn list(settings: &Settings, args: &AlertsListArgs) -> Result<ExitStatus> {
-    let store = open_store(settings)?;
+    let store = open_existing_store(settings)?;
     let status = args.status.map(|status| match status {
         AlertStatusArg::Open => AlertStatus::Open,
         AlertStatusArg::Acknowledged => AlertStatus::Acknowledged,
@@ -22,7 +22,7 @@ pub fn list(settings: &Settings, args: &AlertsListArgs) -> Result<ExitStatus> {
 }
 
 pub fn show(settings: &Settings, args: &AlertIdArgs) -> Result<ExitStatus> {
-    let store = open_store(settings)?;
+    let store = open_existing_store(settings)?;
     let Some(alert) = store.alert(&args.id)? else {
         bail!(
             "No alert with id `{}`, or the prefix matches several: run `idaudit alerts list`",
@@ -57,7 +57,7 @@ pub fn set_status(
     args: &AlertIdArgs,
     status: AlertStatus,
 ) -> Result<ExitStatus> {
-    let store = open_store(settings)?;
+    let store = open_existing_store(settings)?;
     let Some(alert) = store.alert(&args.id)? else {
         bail!(
             "No alert with id `{}`, or the prefix matches several: run `idaudit alerts list`",

@@ -9,7 +9,7 @@ use idaudit_store::{Change, ChangeQuery, Store};
 use serde_json::{Value, json};
 
 use crate::args::{ChangesArgs, Format};
-use crate::commands::sync::open_store;
+use crate::commands::sync::open_existing_store;
 use crate::exit::ExitStatus;
 use crate::output::print_table;
 use crate::settings::Settings;
@@ -22,7 +22,7 @@ pub fn run(settings: &Settings, args: &ChangesArgs) -> Result<ExitStatus> {
         Some(text) => Some(parse_time(text, now)?),
         None => None,
     };
-    let store = open_store(settings)?;
+    let store = open_existing_store(settings)?;
     let org = match &args.org {
         Some(org) => Some(settings.store_key_of(org).unwrap_or_else(|| org.clone())),
         None => match settings.configured_orgs().as_slice() {

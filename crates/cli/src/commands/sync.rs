@@ -188,8 +188,22 @@ fn describe_total(summaries: &[(String, SyncSummary)], orgs: usize) -> String {
     )
 }
 
-/// Opens the store named in the settings.
+/// Opens the store named in the settings, creating it if it does not exist.
 pub fn open_store(settings: &Settings) -> Result<Store> {
     Store::open(&settings.store)
         .with_context(|| format!("Failed to open the store `{}`", settings.store.display()))
+}
+
+/// Opens the store named in the settings for a command that reads what others wrote.
+/// A missing file is an error rather than a new empty store, so a mistyped `--store`
+/// does not look like an org with no data.
+pub fn open_existing_store(settings: &Settings) -> Result<Store> {
+    if !settings.store.exists() {
+        anyhow::bail!(
+            "no store at `{}`: run `idaudit sync` or `idaudit logs follow` first, or name \
+             the store with `--store` or `store =` in the config file",
+            settings.store.display()
+        );
+    }
+    open_store(settings)
 }
