@@ -107,6 +107,7 @@ pub async fn run(args: &SimArgs) -> Result<ExitStatus> {
     tokio::signal::ctrl_c()
         .await
         .context("Failed to wait for Ctrl-C")?;
+    eprintln!("Stopping the simulator");
     sim.shutdown().await;
     Ok(ExitStatus::Success)
 }
