@@ -180,6 +180,16 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Returns when the first sync of `org` started, if one finished. Access held at
+    /// that sync and not added since has been held at least from then.
+    pub fn first_sync_started(&self, org: &str) -> Result<Option<String>> {
+        Ok(self.connection.query_row(
+            "SELECT MIN(started) FROM sync_runs WHERE org = ?1",
+            [org],
+            |row| row.get(0),
+        )?)
+    }
+
     /// Returns the time of the latest `added` change of an entitlement, which
     /// is when the holder has had it since, if the history covers it.
     pub fn entitlement_since(

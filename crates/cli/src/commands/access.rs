@@ -118,15 +118,23 @@ fn resolve_user_org(
     }
 }
 
+/// The `since_source` of access held when the first sync ran: `since` is that sync's
+/// start, and the access may be older.
+const FIRST_SYNC: &str = "first-sync";
+
 fn entries(store: &Store, org: &str, access: &UserAccess) -> Result<Vec<Entry>> {
     let user_id = access.user.id.as_str();
+    let first_sync = store.first_sync_started(org)?;
+    // Okta gives no start time for a membership; access found by the first sync has
+    // been held at least since that sync started.
     let since = |kind: &str, object: &str, created: Option<&String>| -> Result<_> {
         Ok(match store.entitlement_since(org, kind, user_id, object)? {
             Some(time) => (Some(time), "history"),
-            None => (
-                created.cloned(),
-                if created.is_some() { "okta" } else { "" },
-            ),
+            None => match (created, &first_sync) {
+                (Some(created), _) => (Some(created.clone()), "okta"),
+                (None, Some(first)) => (Some(first.clone()), FIRST_SYNC),
+                (None, None) => (None, ""),
+            },
         })
     };
     let mut entries = Vec::new();
@@ -232,7 +240,11 @@ fn print_access_table(
                 entry.kind.to_string(),
                 entry.name.clone(),
                 entry.grant.clone(),
-                entry.since.clone().unwrap_or_default(),
+                match &entry.since {
+                    Some(time) if entry.since_source == FIRST_SYNC => format!("before {time}"),
+                    Some(time) => time.clone(),
+                    None => String::new(),
+                },
                 entry.id.clone(),
             ]
         })

@@ -317,6 +317,21 @@ async fn access_and_changes_after_a_join() {
     assert_eq!(joined["since_source"], "history");
     assert!(joined["since"].is_string());
     assert!(joined["grant"].as_str().unwrap().starts_with("member"));
+    // Groups held at the first sync have no recorded start, so they date from that sync.
+    let held_before = lines
+        .iter()
+        .filter(|line| line["type"] == "group" && line["id"] != group_id.as_str())
+        .collect::<Vec<_>>();
+    for line in &held_before {
+        assert_eq!(line["since_source"], "first-sync", "{line}");
+        assert!(line["since"].is_string(), "{line}");
+    }
+    assert!(!held_before.is_empty(), "{lines:?}");
+    {
+        let id = held_before[0]["id"].as_str().unwrap();
+        let row = text.lines().find(|row| row.contains(id)).unwrap();
+        assert!(row.contains("before "), "{row}");
+    }
     for line in &lines[1..] {
         assert!(
             ["group", "app", "role", "factor"].contains(&line["type"].as_str().unwrap()),
