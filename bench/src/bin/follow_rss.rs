@@ -12,12 +12,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use idaudit_okta_sim::{LogEvent, Org, OrgSpec, RateLimits, SimOptions};
+use idaudit_okta_sim::{LogEvent, OrgSpec, RateLimits, SharedOrg, SimOptions};
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -105,7 +105,7 @@ async fn main() -> Result<()> {
 
 /// Appends `per_second` events a second, in ten rounds, until `stop`.
 fn produce(
-    org: Arc<RwLock<Org>>,
+    org: Arc<SharedOrg>,
     stop: Arc<AtomicBool>,
     per_second: u64,
 ) -> tokio::task::JoinHandle<()> {

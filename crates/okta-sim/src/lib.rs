@@ -25,5 +25,5 @@ pub use model::{
 };
 pub use server::{
     ClientKey, DEFAULT_SCOPES, EcClientKey, EcCurve, EventHook, Faults, LatencyRange, RateLimits,
-    RunningSim, SimOptions, serve,
+    OrgWriteGuard, RunningSim, SharedOrg, SimOptions, serve,
 };

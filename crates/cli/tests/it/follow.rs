@@ -6,12 +6,12 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use idaudit_okta_sim::{
-    EventHook, Faults, LogEvent, Org, OrgSpec, RateLimits, RunningSim, SimOptions,
+    EventHook, Faults, LogEvent, OrgSpec, RateLimits, RunningSim, SharedOrg, SimOptions,
 };
 use idaudit_store::Store;
 use serde_json::json;
@@ -78,7 +78,7 @@ fn idaudit(folder: &Path, arguments: &[&str], log_name: &str) -> Child {
 
 /// Appends three events every 30 ms until `stop`; one in three is published
 /// a few minutes ago, so it is stored late.
-fn produce(org: Arc<RwLock<Org>>, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
+fn produce(org: Arc<SharedOrg>, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut index = 0u64;
         while !stop.load(Ordering::Relaxed) {
@@ -105,7 +105,7 @@ fn produce(org: Arc<RwLock<Org>>, stop: Arc<AtomicBool>) -> tokio::task::JoinHan
     })
 }
 
-fn sim_uuids(org: &Arc<RwLock<Org>>) -> Vec<String> {
+fn sim_uuids(org: &Arc<SharedOrg>) -> Vec<String> {
     let org = org.read().unwrap();
     let uuids: BTreeSet<String> = org
         .events

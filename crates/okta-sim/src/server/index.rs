@@ -1,9 +1,10 @@
 //! Indices over the served org, so that a page request costs about as much as its page.
 //!
-//! The org is plain data that tests may change while the server runs, so each index
-//! records the length and buffer address of the list it was built from and is rebuilt
-//! when either differs. The rendered JSON of users is cached per user together with a
-//! digest of the user's fields, and rendered again when the digest differs.
+//! The org is plain data that tests may change while the server runs. Each cache entry
+//! records the org's generation (see `shared.rs`) when it was last found current; while
+//! the generation is the same, the entry is used as it is. After a change, an index is
+//! kept if the list it was built from has the same length and buffer address, and a
+//! rendered user or group if a digest of its fields is the same.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -11,8 +12,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
-use crate::generate::Org;
 use crate::model::{Group, LogEvent, User};
+
+use super::OrgView;
 
 /// Length and buffer address of a list, which change when it is replaced or resized.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,56 +224,73 @@ impl LogIndex {
 /// The indices of one server, each built on first use.
 #[derive(Default)]
 pub(crate) struct Indexes {
-    users: Mutex<Option<Arc<ById>>>,
-    groups: Mutex<Option<Arc<ById>>>,
-    log: Mutex<Option<Arc<LogIndex>>>,
-    rendered_users: Mutex<HashMap<usize, (u64, Arc<str>)>>,
-    rendered_groups: Mutex<HashMap<usize, (u64, Arc<str>)>>,
+    users: Mutex<Option<(u64, Arc<ById>)>>,
+    groups: Mutex<Option<(u64, Arc<ById>)>>,
+    log: Mutex<Option<(u64, Arc<LogIndex>)>>,
+    rendered_users: Mutex<HashMap<usize, Rendered>>,
+    rendered_groups: Mutex<HashMap<usize, Rendered>>,
     /// Whether a list of ids is sorted, by the list's buffer address and length.
     sorted_lists: Mutex<HashMap<(usize, usize), bool>>,
 }
 
-/// Returns the cached index if it was built from the same list, or builds a new one.
+/// The JSON text of an object, the digest of the fields it was rendered from, and the
+/// org generation at which that digest was last found current.
+struct Rendered {
+    generation: u64,
+    digest: u64,
+    text: Arc<str>,
+}
+
+/// Returns the cached index if the org has not changed since it was last found
+/// current, or if it was built from the same list; builds a new one otherwise.
 fn cached<T>(
-    slot: &Mutex<Option<Arc<T>>>,
-    fingerprint: Fingerprint,
+    slot: &Mutex<Option<(u64, Arc<T>)>>,
+    generation: u64,
+    fingerprint: impl FnOnce() -> Fingerprint,
     current: impl Fn(&T) -> Fingerprint,
     build: impl FnOnce() -> T,
 ) -> Arc<T> {
     let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(index) = slot.as_ref()
-        && current(index) == fingerprint
-    {
-        return index.clone();
+    if let Some((checked, index)) = slot.as_mut() {
+        if *checked == generation {
+            return index.clone();
+        }
+        if current(index) == fingerprint() {
+            *checked = generation;
+            return index.clone();
+        }
     }
     let index = Arc::new(build());
-    *slot = Some(index.clone());
+    *slot = Some((generation, index.clone()));
     index
 }
 
 impl Indexes {
-    pub fn users(&self, org: &Org) -> Arc<ById> {
+    pub fn users(&self, org: &OrgView<'_>) -> Arc<ById> {
         cached(
             &self.users,
-            Fingerprint::of(&org.users),
+            org.generation,
+            || Fingerprint::of(&org.users),
             |index| index.fingerprint,
             || ById::build(&org.users, |user| &user.id),
         )
     }
 
-    pub fn groups(&self, org: &Org) -> Arc<ById> {
+    pub fn groups(&self, org: &OrgView<'_>) -> Arc<ById> {
         cached(
             &self.groups,
-            Fingerprint::of(&org.groups),
+            org.generation,
+            || Fingerprint::of(&org.groups),
             |index| index.fingerprint,
             || ById::build(&org.groups, |group: &Group| &group.id),
         )
     }
 
-    pub fn log(&self, org: &Org) -> Arc<LogIndex> {
+    pub fn log(&self, org: &OrgView<'_>) -> Arc<LogIndex> {
         cached(
             &self.log,
-            Fingerprint::of_log(&org.events),
+            org.generation,
+            || Fingerprint::of_log(&org.events),
             |index| index.fingerprint,
             || LogIndex::build(&org.events),
         )
@@ -290,9 +309,15 @@ impl Indexes {
 
     /// Returns the JSON text of the users at `positions`, as `User::to_okta_json`
     /// renders them, from the cache where the user has not changed.
-    pub fn user_json(&self, org: &Org, positions: &[usize], base_url: &str) -> Vec<Arc<str>> {
+    pub fn user_json(
+        &self,
+        org: &OrgView<'_>,
+        positions: &[usize],
+        base_url: &str,
+    ) -> Vec<Arc<str>> {
         rendered(
             &self.rendered_users,
+            org.generation,
             positions,
             |position| user_digest(&org.users[position]),
             |position| org.users[position].to_okta_json(base_url).to_string(),
@@ -301,9 +326,15 @@ impl Indexes {
 
     /// Returns the JSON text of the groups at `positions`, as `Group::to_okta_json`
     /// renders them, from the cache where the group has not changed.
-    pub fn group_json(&self, org: &Org, positions: &[usize], base_url: &str) -> Vec<Arc<str>> {
+    pub fn group_json(
+        &self,
+        org: &OrgView<'_>,
+        positions: &[usize],
+        base_url: &str,
+    ) -> Vec<Arc<str>> {
         rendered(
             &self.rendered_groups,
+            org.generation,
             positions,
             |position| group_digest(&org.groups[position]),
             |position| org.groups[position].to_okta_json(base_url).to_string(),
@@ -311,45 +342,40 @@ impl Indexes {
     }
 }
 
-/// Returns the rendered text of the objects at `positions`, from `cache` where the
-/// object's digest is unchanged, rendering and caching the others.
+/// Returns the rendered text of the objects at `positions` from `cache`: as it is when
+/// the org has not changed since the entry was last found current, after comparing
+/// digests otherwise, and rendering and caching the objects that changed.
 fn rendered(
-    cache: &Mutex<HashMap<usize, (u64, Arc<str>)>>,
+    cache: &Mutex<HashMap<usize, Rendered>>,
+    generation: u64,
     positions: &[usize],
     digest: impl Fn(usize) -> u64,
     render: impl Fn(usize) -> String,
 ) -> Vec<Arc<str>> {
-    {
-        let digests: Vec<u64> = positions.iter().map(|&position| digest(position)).collect();
-        let mut found: Vec<Option<Arc<str>>> = {
-            let cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
-            positions
-                .iter()
-                .zip(&digests)
-                .map(|(position, digest)| {
-                    cache
-                        .get(position)
-                        .filter(|(cached, _)| cached == digest)
-                        .map(|(_, text)| text.clone())
-                })
-                .collect()
-        };
-        let mut fresh = Vec::new();
-        for (slot, (&position, &digest)) in found.iter_mut().zip(positions.iter().zip(&digests)) {
-            if slot.is_none() {
-                let text: Arc<str> = render(position).into();
-                fresh.push((position, digest, text.clone()));
-                *slot = Some(text);
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    positions
+        .iter()
+        .map(|&position| {
+            if let Some(entry) = cache.get_mut(&position) {
+                if entry.generation == generation {
+                    return entry.text.clone();
+                }
+                let current = digest(position);
+                if entry.digest == current {
+                    entry.generation = generation;
+                    return entry.text.clone();
+                }
             }
-        }
-        if !fresh.is_empty() {
-            let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
-            for (position, digest, text) in fresh {
-                cache.insert(position, (digest, text));
-            }
-        }
-        found.into_iter().flatten().collect()
-    }
+            let text: Arc<str> = render(position).into();
+            let entry = Rendered {
+                generation,
+                digest: digest(position),
+                text: text.clone(),
+            };
+            cache.insert(position, entry);
+            text
+        })
+        .collect()
 }
 
 /// Digests every field of a group that its JSON shows.

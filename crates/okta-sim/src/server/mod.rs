@@ -30,9 +30,10 @@ mod limits;
 mod logs;
 mod manage;
 mod paging;
+mod shared;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLockReadGuard};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -51,6 +52,7 @@ pub use faults::{Faults, LatencyRange};
 pub use hooks::EventHook;
 pub use keys::{ClientKey, EcClientKey, EcCurve};
 pub use limits::RateLimits;
+pub use shared::{OrgWriteGuard, SharedOrg};
 
 use crate::generate::Org;
 use crate::ids::{object_id, random_token};
@@ -115,7 +117,7 @@ impl Default for SimOptions {
 
 /// State shared by all handlers.
 pub(crate) struct AppState {
-    pub org: Arc<RwLock<Org>>,
+    pub org: Arc<SharedOrg>,
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub base_url: String,
     pub authority: Authority,
@@ -127,13 +129,31 @@ pub(crate) struct AppState {
 
 impl AppState {
     /// Locks the org for reading; a panic in another holder does not make it unreadable.
-    pub fn read_org(&self) -> RwLockReadGuard<'_, Org> {
-        self.org.read().unwrap_or_else(PoisonError::into_inner)
+    pub fn read_org(&self) -> OrgView<'_> {
+        let guard = self.org.read().unwrap_or_else(PoisonError::into_inner);
+        OrgView {
+            generation: self.org.generation(),
+            guard,
+        }
     }
 
     /// Locks the org for a change; a panic in another holder does not make it unwritable.
-    pub fn write_org(&self) -> RwLockWriteGuard<'_, Org> {
+    pub fn write_org(&self) -> OrgWriteGuard<'_> {
         self.org.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A read lock on the served org, with the generation of the state it shows.
+pub(crate) struct OrgView<'a> {
+    guard: RwLockReadGuard<'a, Org>,
+    pub generation: u64,
+}
+
+impl std::ops::Deref for OrgView<'_> {
+    type Target = Org;
+
+    fn deref(&self) -> &Org {
+        &self.guard
     }
 }
 
@@ -175,7 +195,7 @@ impl std::fmt::Debug for RunningSim {
 
 impl RunningSim {
     /// Returns the live org; changes are visible to the next request.
-    pub fn org(&self) -> Arc<RwLock<Org>> {
+    pub fn org(&self) -> Arc<SharedOrg> {
         Arc::clone(&self.state.org)
     }
 
@@ -268,7 +288,7 @@ pub async fn serve(mut org: Org, options: SimOptions) -> anyhow::Result<RunningS
         faults::reorder_late_events(&mut org.events, every);
     }
     let state = Arc::new(AppState {
-        org: Arc::new(RwLock::new(org)),
+        org: Arc::new(SharedOrg::new(org)),
         base_url: base_url.clone(),
         authority,
         limiter: RateLimiter::new(options.rate_limits),

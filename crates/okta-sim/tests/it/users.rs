@@ -289,3 +289,34 @@ async fn groups_and_members_page() {
     assert_eq!(members.len(), member_count);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn changes_to_the_org_show_in_the_next_page() {
+    let sim = start(small_org()).await;
+    let token = access_token(&sim).await;
+    let path = "/api/v1/users?limit=5";
+    let before: Vec<Value> = get(&sim, &token, path).await.json().await.unwrap();
+    // Served twice unchanged, so the rendered users are cached.
+    let again: Vec<Value> = get(&sim, &token, path).await.json().await.unwrap();
+    assert_eq!(before, again);
+    let id = before[0]["id"].as_str().unwrap().to_string();
+
+    let live = sim.org();
+    {
+        let mut org = live.write().unwrap();
+        let user = org.users.iter_mut().find(|user| user.id == id).unwrap();
+        user.profile.title = "Changed while serving".to_string();
+    }
+    let after: Vec<Value> = get(&sim, &token, path).await.json().await.unwrap();
+    assert_eq!(after[0]["id"], id.as_str());
+    assert_eq!(after[0]["profile"]["title"], "Changed while serving");
+
+    let removed = {
+        let mut org = live.write().unwrap();
+        let position = org.users.iter().position(|user| user.id == id).unwrap();
+        org.users.remove(position).id
+    };
+    let last: Vec<Value> = get(&sim, &token, path).await.json().await.unwrap();
+    assert!(last.iter().all(|user| user["id"] != removed.as_str()));
+    sim.shutdown().await;
+}

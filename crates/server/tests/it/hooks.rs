@@ -253,7 +253,7 @@ async fn oversized_body_rejected() {
 }
 
 /// Appends events to the simulator's log; its hook sender delivers them.
-fn append(org: &Arc<std::sync::RwLock<idaudit_okta_sim::Org>>, start: usize, count: usize) {
+fn append(org: &Arc<idaudit_okta_sim::SharedOrg>, start: usize, count: usize) {
     let mut org = org.write().unwrap();
     for index in start..start + count {
         let published = idaudit_store::format_time(chrono_now_minus(index as i64 % 5));
