@@ -134,8 +134,10 @@ async fn main() -> Result<()> {
     let folder = tempfile_dir()?;
     let config = write_config(&folder, &sim, options.share)?;
 
+    print_load_average("before the full sync");
     let full = run_idaudit(&options.idaudit, &config, &folder.join("idaudit.db"))?;
     full.print("idaudit full sync");
+    print_load_average("after the full sync");
     let floor = minimum.floor_seconds(&options);
     println!(
         "  requests / minimum = {:.3}; wall time / floor = {:.3}",
@@ -175,6 +177,14 @@ async fn main() -> Result<()> {
     sim.shutdown().await;
     std::fs::remove_dir_all(&folder).ok();
     Ok(())
+}
+
+/// Prints the 1-, 5- and 15-minute load averages, since other work on the
+/// machine slows the runs.
+fn print_load_average(when: &str) {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let averages: Vec<&str> = text.split_whitespace().take(3).collect();
+    println!("load average {when}: {}", averages.join(" "));
 }
 
 /// The fewest requests a full sync of `org` can make, by rate-limit bucket.

@@ -363,7 +363,10 @@ impl Client {
             .as_ref()
             .ok()
             .map(|(_, headers, _)| RateLimit::from_headers(headers));
-        self.inner.budget.release(ticket, rate.as_ref());
+        let rejected = outcome
+            .as_ref()
+            .is_ok_and(|(status, _, _)| *status == StatusCode::TOO_MANY_REQUESTS);
+        self.inner.budget.release(ticket, rate.as_ref(), rejected);
         let (status, headers, body) = outcome?;
         let rate = rate.unwrap_or_default();
 

@@ -16,6 +16,11 @@ pub struct RateLimit {
     pub remaining: Option<u64>,
     /// Seconds from the response's `Date` until the window resets.
     pub reset_after: Option<u64>,
+    /// `X-Rate-Limit-Reset`: when the window resets, in epoch seconds of
+    /// the server's clock.
+    pub reset: Option<u64>,
+    /// The response's `Date` in epoch seconds, rounded down to the second.
+    pub date: Option<u64>,
 }
 
 impl RateLimit {
@@ -25,16 +30,18 @@ impl RateLimit {
         let limit = min_header(headers, "x-rate-limit-limit");
         let remaining = min_header(headers, "x-rate-limit-remaining");
         let reset = min_header(headers, "x-rate-limit-reset");
-        let server_now = headers
+        let date = headers
             .get(DATE)
             .and_then(|value| value.to_str().ok())
             .and_then(|text| chrono::DateTime::parse_from_rfc2822(text).ok())
-            .map(|time| time.timestamp() as u64)
-            .unwrap_or_else(|| chrono::Utc::now().timestamp() as u64);
+            .map(|time| time.timestamp() as u64);
+        let server_now = date.unwrap_or_else(|| chrono::Utc::now().timestamp() as u64);
         RateLimit {
             limit,
             remaining,
             reset_after: reset.map(|reset| reset.saturating_sub(server_now)),
+            reset,
+            date,
         }
     }
 

@@ -138,7 +138,7 @@ pub struct DirectoryCounts {
     pub group_owners: u64,
 }
 
-const DIRECTORY_TABLES: &[&str] = &[
+pub(crate) const DIRECTORY_TABLES: &[&str] = &[
     "users",
     "groups",
     "memberships",
@@ -176,7 +176,11 @@ impl Store {
                 }
                 transaction.execute(&format!("DELETE FROM {table} WHERE org = ?1"), [org])?;
             }
-            let writer = Writer { transaction, org };
+            let writer = Writer {
+                transaction,
+                org,
+                tables: "",
+            };
             writer.users(&snapshot.users)?;
             writer.groups(&snapshot.groups)?;
             writer.memberships(&snapshot.memberships)?;

@@ -42,6 +42,27 @@ const ENTITLEMENTS: &str = "
            rules.status || COALESCE(' ' || rules.expression, '')
     FROM group_rules rules, json_each(rules.group_ids) target WHERE rules.org = ?1";
 
+/// The difference of the two temporary snapshots, one row per change:
+/// action, kind, subject type, subject, object, old value, new value.
+const DIFF: &str = "
+    SELECT 'added' AS action, a.kind AS kind, a.subject_type AS subject_type,
+           a.subject_id AS subject_id, a.object_id AS object_id, NULL AS old_value,
+           a.value AS new_value
+    FROM entitlements_after a LEFT JOIN entitlements_before b
+      USING (kind, subject_type, subject_id, object_id)
+    WHERE b.kind IS NULL
+    UNION ALL
+    SELECT 'removed', b.kind, b.subject_type, b.subject_id, b.object_id, b.value, NULL
+    FROM entitlements_before b LEFT JOIN entitlements_after a
+      USING (kind, subject_type, subject_id, object_id)
+    WHERE a.kind IS NULL
+    UNION ALL
+    SELECT 'changed', a.kind, a.subject_type, a.subject_id, a.object_id, b.value, a.value
+    FROM entitlements_after a JOIN entitlements_before b
+      USING (kind, subject_type, subject_id, object_id)
+    WHERE a.value IS NOT b.value
+    ORDER BY 2, 4, 5";
+
 /// A difference between two snapshots of an org's entitlements, before it
 /// is given a time and a source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -135,15 +156,48 @@ impl Store {
                 "DROP TABLE temp.entitlements_before; DROP TABLE temp.entitlements_after;",
             )?;
         }
-        for (key, value) in state {
-            transaction.execute(
-                "INSERT INTO state (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [key, value],
-            )?;
-        }
+        save_state(&transaction, state)?;
         transaction.commit()?;
         Ok(changes)
+    }
+
+    /// Runs `write` in a transaction like [`Store::write_with_history`], but
+    /// records every change as found by a sync at `time` (none when `time`
+    /// is `None`) inside SQLite, so memory stays flat however many
+    /// entitlements changed. Returns the count of changes recorded.
+    pub(crate) fn write_with_sync_history(
+        &mut self,
+        org: &str,
+        time: Option<&str>,
+        state: &[(&str, &str)],
+        write: impl FnOnce(&Transaction<'_>) -> Result<()>,
+    ) -> Result<u64> {
+        let transaction = self.connection.transaction()?;
+        if time.is_some() {
+            snapshot_entitlements(&transaction, org, "entitlements_before")?;
+        }
+        write(&transaction)?;
+
+        let mut recorded = 0;
+        if let Some(time) = time {
+            snapshot_entitlements(&transaction, org, "entitlements_after")?;
+            // NULLIF keeps the empty values of memberships and owners as NULL,
+            // as `diff_entitlements` does.
+            let insert = format!(
+                "INSERT INTO changes (org, time, kind, action, subject_type, subject_id,
+                    object_id, old_value, new_value, source, event_uuid)
+                 SELECT ?1, ?2, kind, action, subject_type, subject_id, object_id,
+                        NULLIF(old_value, ''), NULLIF(new_value, ''), 'sync', NULL
+                 FROM ({DIFF})"
+            );
+            recorded = transaction.execute(&insert, params![org, time])? as u64;
+            transaction.execute_batch(
+                "DROP TABLE temp.entitlements_before; DROP TABLE temp.entitlements_after;",
+            )?;
+        }
+        save_state(&transaction, state)?;
+        transaction.commit()?;
+        Ok(recorded)
     }
 
     /// Lists recorded changes, oldest first.
@@ -208,6 +262,17 @@ impl Store {
     }
 }
 
+fn save_state(transaction: &Transaction<'_>, state: &[(&str, &str)]) -> Result<()> {
+    for (key, value) in state {
+        transaction.execute(
+            "INSERT INTO state (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+    }
+    Ok(())
+}
+
 fn snapshot_entitlements(transaction: &Transaction<'_>, org: &str, table: &str) -> Result<()> {
     transaction.execute_batch(&format!(
         "DROP TABLE IF EXISTS temp.{table};
@@ -226,23 +291,7 @@ fn snapshot_entitlements(transaction: &Transaction<'_>, org: &str, table: &str) 
 /// Compares the two temporary snapshots: rows only after are `added`, rows
 /// only before are `removed`, rows in both with another value are `changed`.
 fn diff_entitlements(transaction: &Transaction<'_>) -> Result<Vec<ChangeDraft>> {
-    let mut statement = transaction.prepare(
-        "SELECT 'added', a.kind, a.subject_type, a.subject_id, a.object_id, NULL, a.value
-         FROM entitlements_after a LEFT JOIN entitlements_before b
-           USING (kind, subject_type, subject_id, object_id)
-         WHERE b.kind IS NULL
-         UNION ALL
-         SELECT 'removed', b.kind, b.subject_type, b.subject_id, b.object_id, b.value, NULL
-         FROM entitlements_before b LEFT JOIN entitlements_after a
-           USING (kind, subject_type, subject_id, object_id)
-         WHERE a.kind IS NULL
-         UNION ALL
-         SELECT 'changed', a.kind, a.subject_type, a.subject_id, a.object_id, b.value, a.value
-         FROM entitlements_after a JOIN entitlements_before b
-           USING (kind, subject_type, subject_id, object_id)
-         WHERE a.value IS NOT b.value
-         ORDER BY 2, 4, 5",
-    )?;
+    let mut statement = transaction.prepare(DIFF)?;
     let rows = statement.query_map([], |row| {
         let empty_to_none = |value: Option<String>| value.filter(|text| !text.is_empty());
         Ok(ChangeDraft {

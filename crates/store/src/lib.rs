@@ -16,6 +16,7 @@ mod events;
 mod history;
 pub mod migrations;
 mod outbox;
+mod staging;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +28,9 @@ pub use access::{
 };
 pub use alerts::{Alert, AlertStatus, Upserted};
 pub use archive::{ArchiveBatch, ArchiveCounts, ArchiveRow, PendingPartition};
-pub use campaigns::{Campaign, CampaignDecision, CampaignItem, ItemDetails, Remediation};
+pub use campaigns::{
+    Campaign, CampaignDecision, CampaignItem, ItemDetails, ItemOrder, Remediation,
+};
 pub use directory::{
     AppGroupRow, AppRow, AppUserRow, DirectoryCounts, DirectorySnapshot, GroupRow, Membership,
     UserRow,
@@ -35,6 +38,7 @@ pub use directory::{
 pub use events::{EventRecord, InsertOutcome, StoredEvent};
 pub use history::{Attribution, Change, ChangeDraft, ChangeQuery, History};
 pub use outbox::{OutboxCounts, OutboxEntry, QueuedAlert};
+pub use staging::DirectoryStaging;
 pub use write::DirectoryUpdate;
 
 /// Errors from the store.
@@ -73,21 +77,21 @@ impl Store {
             source,
         })?;
 
-        // WAL lets readers (the web UI, an MCP client) work while a sync writes.
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
-        // 64 MiB of page cache (negative means KiB): a batch of events then
         // 16 KiB pages hold about seven 2 KB events each, against one in
         // SQLite's default 4 KiB; importing events then takes about a third less
         // CPU (BENCHMARKS.md). A page size applies only to a new file, so stores
         // created earlier keep theirs.
         connection.pragma_update(None, "page_size", 16384)?;
-        // stays in memory until its commit instead of spilling to the WAL.
-        connection.pragma_update(None, "cache_size", -65536)?;
-        connection.pragma_update(None, "foreign_keys", "ON")?;
+        // WAL lets readers (the web UI, an MCP client) work while a sync writes.
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
         // Checkpoint when the WAL reaches 4,000 pages (64 MiB) rather than 1,000,
         // so that pages rewritten by consecutive batches are copied back once.
         connection.pragma_update(None, "wal_autocheckpoint", 4000)?;
+        // 64 MiB of page cache (negative means KiB): a batch of events then
+        // stays in memory until its commit instead of spilling to the WAL.
+        connection.pragma_update(None, "cache_size", -65536)?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(10))?;
         migrations::migrate(&mut connection)?;
 
@@ -104,6 +108,16 @@ impl Store {
         Ok(self
             .connection
             .query_row("PRAGMA journal_mode", [], |row| row.get(0))?)
+    }
+
+    /// Sets the maximum memory SQLite may use to cache this connection's
+    /// pages, in KiB, in place of the default that [`Store::open`] sets. A
+    /// connection that runs for days and rarely reads its pages back, such
+    /// as the System Log poller's, needs far less.
+    pub fn set_cache_size_kib(&self, kib: u32) -> Result<()> {
+        self.connection
+            .pragma_update(None, "cache_size", -i64::from(kib))?;
+        Ok(())
     }
 
     /// Returns the schema version of the open file.

@@ -45,7 +45,11 @@ impl Store {
         state: &[(&str, &str)],
     ) -> Result<Vec<Change>> {
         self.write_with_history(org, history, state, |transaction| {
-            let writer = Writer { transaction, org };
+            let writer = Writer {
+                transaction,
+                org,
+                tables: "",
+            };
             writer.apply(update)
         })
     }
@@ -56,7 +60,14 @@ pub(crate) struct Writer<'a> {
     /// The open transaction, seen through its connection.
     pub transaction: &'a Connection,
     pub org: &'a str,
+    /// Prefix of the table names: empty for the stored directory,
+    /// [`STAGED`] for the staging tables of a full sync.
+    pub tables: &'a str,
 }
+
+/// Prefix of the temporary tables that a full sync fills before it replaces
+/// the stored directory with their contents.
+pub(crate) const STAGED: &str = "temp.staged_";
 
 impl Writer<'_> {
     fn apply(&self, update: &DirectoryUpdate) -> Result<()> {
@@ -176,12 +187,13 @@ impl Writer<'_> {
     }
 
     pub fn users(&self, users: &[UserRow]) -> Result<()> {
-        let mut insert = self.transaction.prepare_cached(
-            "INSERT OR REPLACE INTO users (org, id, status, login, email, first_name, last_name,
+        let mut insert = self.transaction.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {prefix}users (org, id, status, login, email, first_name, last_name,
                 display_name, manager_id, department, title, created, last_login,
                 last_updated, status_changed, raw)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-        )?;
+            prefix = self.tables
+        ))?;
         for user in users {
             insert.execute(params![
                 self.org,
@@ -206,11 +218,12 @@ impl Writer<'_> {
     }
 
     pub fn groups(&self, groups: &[GroupRow]) -> Result<()> {
-        let mut insert = self.transaction.prepare_cached(
-            "INSERT OR REPLACE INTO groups (org, id, type, name, description, last_updated,
+        let mut insert = self.transaction.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {prefix}groups (org, id, type, name, description, last_updated,
                 last_membership_updated, raw)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
+            prefix = self.tables
+        ))?;
         for group in groups {
             insert.execute(params![
                 self.org,
@@ -227,9 +240,10 @@ impl Writer<'_> {
     }
 
     pub fn memberships(&self, memberships: &[Membership]) -> Result<()> {
-        let mut insert = self.transaction.prepare_cached(
-            "INSERT OR IGNORE INTO memberships (org, group_id, user_id) VALUES (?1, ?2, ?3)",
-        )?;
+        let mut insert = self.transaction.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO {prefix}memberships (org, group_id, user_id) VALUES (?1, ?2, ?3)",
+            prefix = self.tables
+        ))?;
         for membership in memberships {
             insert.execute(params![self.org, membership.group_id, membership.user_id])?;
         }
@@ -237,10 +251,11 @@ impl Writer<'_> {
     }
 
     pub fn apps(&self, apps: &[AppRow]) -> Result<()> {
-        let mut insert = self.transaction.prepare_cached(
-            "INSERT OR REPLACE INTO apps (org, id, name, label, status, sign_on_mode, raw)
+        let mut insert = self.transaction.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {prefix}apps (org, id, name, label, status, sign_on_mode, raw)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
+            prefix = self.tables
+        ))?;
         for app in apps {
             insert.execute(params![
                 self.org,
@@ -256,11 +271,12 @@ impl Writer<'_> {
     }
 
     pub fn app_users(&self, rows: &[AppUserRow]) -> Result<()> {
-        let mut insert = self.transaction.prepare_cached(
-            "INSERT OR REPLACE INTO app_user_assignments
+        let mut insert = self.transaction.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {prefix}app_user_assignments
                 (org, app_id, user_id, scope, status, user_name, created, granting_group_id, raw)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
+            prefix = self.tables
+        ))?;
         for row in rows {
             insert.execute(params![
                 self.org,
@@ -278,10 +294,11 @@ impl Writer<'_> {
     }
 
     pub fn app_groups(&self, rows: &[AppGroupRow]) -> Result<()> {
-        let mut insert = self.transaction.prepare_cached(
-            "INSERT OR REPLACE INTO app_group_assignments (org, app_id, group_id, priority, raw)
+        let mut insert = self.transaction.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {prefix}app_group_assignments (org, app_id, group_id, priority, raw)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
+            prefix = self.tables
+        ))?;
         for row in rows {
             insert.execute(params![
                 self.org,
@@ -295,12 +312,13 @@ impl Writer<'_> {
     }
 
     pub fn role_assignments(&self, rows: &[RoleAssignmentRow]) -> Result<()> {
-        let mut insert = self.transaction.prepare_cached(
-            "INSERT OR REPLACE INTO role_assignments (org, assignee_type, assignee_id, id,
+        let mut insert = self.transaction.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {prefix}role_assignments (org, assignee_type, assignee_id, id,
                 role_type, label, status, assignment_type, custom_role_id, resource_set_id,
                 created, raw)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        )?;
+            prefix = self.tables
+        ))?;
         for row in rows {
             insert.execute(params![
                 self.org,
@@ -321,11 +339,12 @@ impl Writer<'_> {
     }
 
     pub fn factors(&self, rows: &[FactorRow]) -> Result<()> {
-        let mut insert = self.transaction.prepare_cached(
-            "INSERT OR REPLACE INTO factors (org, user_id, id, factor_type, provider, vendor_name,
+        let mut insert = self.transaction.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {prefix}factors (org, user_id, id, factor_type, provider, vendor_name,
                 status, created, last_updated, raw)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
+            prefix = self.tables
+        ))?;
         for row in rows {
             insert.execute(params![
                 self.org,
@@ -344,10 +363,11 @@ impl Writer<'_> {
     }
 
     pub fn group_rules(&self, rows: &[GroupRuleRow]) -> Result<()> {
-        let mut insert = self.transaction.prepare_cached(
-            "INSERT OR REPLACE INTO group_rules (org, id, name, status, expression, group_ids, raw)
+        let mut insert = self.transaction.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {prefix}group_rules (org, id, name, status, expression, group_ids, raw)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
+            prefix = self.tables
+        ))?;
         for row in rows {
             insert.execute(params![
                 self.org,
@@ -363,11 +383,12 @@ impl Writer<'_> {
     }
 
     pub fn group_owners(&self, rows: &[GroupOwnerRow]) -> Result<()> {
-        let mut insert = self.transaction.prepare_cached(
-            "INSERT OR REPLACE INTO group_owners (org, group_id, owner_id, owner_type,
+        let mut insert = self.transaction.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {prefix}group_owners (org, group_id, owner_id, owner_type,
                 display_name, raw)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
+            prefix = self.tables
+        ))?;
         for row in rows {
             insert.execute(params![
                 self.org,

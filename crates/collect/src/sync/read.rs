@@ -71,6 +71,63 @@ where
     .await
 }
 
+/// Runs `fetch` for each key, [`CONCURRENCY`] at a time, and hands each
+/// result to `handle` as soon as it completes, so that results are not held
+/// until the last one. Advances the current progress phase by one per key.
+/// Stops at the first error `handle` returns.
+pub(super) async fn for_each_fetched<T, F, Fut>(
+    progress: &dyn Progress,
+    keys: Vec<String>,
+    fetch: F,
+    mut handle: impl FnMut(String, Result<T, SyncError>) -> Result<(), SyncError>,
+) -> Result<(), SyncError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<T, SyncError>>,
+{
+    let mut results = stream::iter(keys.into_iter().map(|key| {
+        let future = fetch(key.clone());
+        async move { (key, future.await) }
+    }))
+    .buffer_unordered(CONCURRENCY);
+    while let Some((key, result)) = results.next().await {
+        progress.advance(1);
+        handle(key, result)?;
+    }
+    Ok(())
+}
+
+/// Reads every page of a listing and hands each page's models, each with
+/// its JSON, to `sink` as the page arrives. Stops at the first error.
+///
+/// Like [`Client::for_each_page`], it ends the listing when a `next` link
+/// repeats the URL just read, which Okta's groups listing has been seen to do.
+pub(super) async fn read_pages<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    path: &str,
+    mut sink: impl FnMut(Vec<(T, Value)>) -> Result<(), SyncError>,
+) -> Result<(), SyncError> {
+    let mut url = client.url(path);
+    loop {
+        let page = client.get_page(&url).await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for value in page.items {
+            let model = models::from_value::<T>(&value)
+                .map_err(|error| SyncError::Model(format!("item in `{}`: {error}", page.url)))?;
+            items.push((model, value));
+        }
+        sink(items)?;
+        match page.next {
+            None => return Ok(()),
+            Some(next) if next == url => {
+                tracing::warn!(url = %next, "Okta returned a next link equal to the page just read; ending the listing");
+                return Ok(());
+            }
+            Some(next) => url = next,
+        }
+    }
+}
+
 /// Progress of work that runs inside a phase someone else started: it
 /// advances that phase and starts or finishes none, so that several
 /// listings can run at once under one phase.
@@ -259,13 +316,22 @@ pub(super) async fn read_members(
     client: &Client,
     group_id: &str,
 ) -> Result<Vec<String>, SyncError> {
-    let members = client
-        .list_all(&format!("/api/v1/groups/{group_id}/users?limit=1000"))
+    // Only the ids are kept, page by page: a group of everyone lists every
+    // user with the whole profile.
+    let mut ids = Vec::new();
+    client
+        .for_each_page(
+            &format!("/api/v1/groups/{group_id}/users?limit=1000"),
+            |page| {
+                let page_ids = page
+                    .items
+                    .iter()
+                    .filter_map(|member| Some(member.get("id")?.as_str()?.to_string()));
+                ids.extend(page_ids);
+                Ok(())
+            },
+        )
         .await?;
-    let mut ids: Vec<String> = members
-        .iter()
-        .filter_map(|member| Some(member.get("id")?.as_str()?.to_string()))
-        .collect();
     ids.sort();
     Ok(ids)
 }
@@ -413,7 +479,7 @@ pub(super) fn encode_query(text: &str) -> String {
     encoded
 }
 
-fn user_row((user, raw): (User, String)) -> UserRow {
+pub(super) fn user_row((user, raw): (User, String)) -> UserRow {
     let profile = user.profile;
     UserRow {
         id: user.id,
@@ -434,7 +500,7 @@ fn user_row((user, raw): (User, String)) -> UserRow {
     }
 }
 
-fn group_row((group, raw): (Group, String)) -> GroupRow {
+pub(super) fn group_row((group, raw): (Group, String)) -> GroupRow {
     GroupRow {
         id: group.id,
         group_type: group.group_type,
@@ -446,7 +512,7 @@ fn group_row((group, raw): (Group, String)) -> GroupRow {
     }
 }
 
-fn app_row((app, raw): (Application, String)) -> AppRow {
+pub(super) fn app_row((app, raw): (Application, String)) -> AppRow {
     AppRow {
         id: app.id,
         name: app.name,
@@ -459,7 +525,7 @@ fn app_row((app, raw): (Application, String)) -> AppRow {
 
 /// Builds an app user row; the granting group of a `GROUP`-scoped
 /// assignment is the last segment of `_links.group.href`.
-fn app_user_row(app_id: &str, row: AppUser, value: &Value) -> AppUserRow {
+pub(super) fn app_user_row(app_id: &str, row: AppUser, value: &Value) -> AppUserRow {
     let granting_group_id = (row.scope == "GROUP")
         .then(|| value.pointer("/_links/group/href")?.as_str())
         .flatten()

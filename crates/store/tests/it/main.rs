@@ -3,6 +3,7 @@
 mod alerts;
 mod events;
 mod schema;
+mod staging;
 
 use idaudit_store::Store;
 
