@@ -7,14 +7,17 @@
 //! remediation plan, and close with the auditor package (folder and zip).
 //!
 //! Usage: `review_rate [USERS] [ENTITLEMENTS]` (defaults 50000 and 20).
+//! To profile one step, build a store once with `review_rate --build FOLDER
+//! [USERS] [ENTITLEMENTS]`, then run `review_rate --measure FOLDER` on it as
+//! often as needed. Each run adds a campaign to that store.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use idaudit_store::{
-    AppGroupRow, AppRow, AppUserRow, CampaignDecision, DirectorySnapshot, GroupRow, Membership,
-    Store, UserRow,
+    AppGroupRow, AppRow, AppUserRow, CampaignDecision, DirectorySnapshot, GroupRow, ItemOrder,
+    Membership, Store, UserRow,
 };
 
 const ORG: &str = "bench-org";
@@ -28,8 +31,16 @@ const THROUGH_GROUPS: usize = 4;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--measure") {
-        return measure(Path::new(&args[2]));
+    match args.get(1).map(String::as_str) {
+        Some("--measure") => return measure(Path::new(&args[2])),
+        Some("--build") => {
+            let folder = Path::new(&args[2]);
+            let users: usize = args.get(3).map_or(Ok(50_000), |text| text.parse())?;
+            let entitlements: usize = args.get(4).map_or(Ok(20), |text| text.parse())?;
+            std::fs::create_dir_all(folder)?;
+            return build_store(&folder.join("idaudit.db"), users, entitlements);
+        }
+        _ => {}
     }
     let users: usize = args.get(1).map_or(Ok(50_000), |text| text.parse())?;
     let entitlements: usize = args.get(2).map_or(Ok(20), |text| text.parse())?;
@@ -160,24 +171,22 @@ fn measure(folder: &Path) -> Result<()> {
     let total = Instant::now();
     let mut phases = Vec::new();
     reset_peak_rss();
+    let mut cpu = cpu_seconds()?;
 
     let phase = Instant::now();
     let started = idaudit_review::start_campaign(&mut store, ORG, "Scale", &[])?;
-    phases.push(("start", phase.elapsed().as_secs_f64(), peak_rss_kib()?));
-    reset_peak_rss();
+    phases.push(Phase::end("start", phase, &mut cpu)?);
 
     let phase = Instant::now();
     let packages_dir = folder.join("packages");
     let (_, packages) = idaudit_review::export_campaign(&store, Some(started.id), &packages_dir)?;
-    phases.push(("export", phase.elapsed().as_secs_f64(), peak_rss_kib()?));
-    reset_peak_rss();
+    phases.push(Phase::end("export", phase, &mut cpu)?);
 
     let phase = Instant::now();
     let decided_at = idaudit_store::format_time(chrono::Utc::now());
-    let decisions: Vec<CampaignDecision> = store
-        .campaign_items(started.id)?
-        .into_iter()
-        .map(|item| CampaignDecision {
+    let mut decisions: Vec<CampaignDecision> = Vec::new();
+    store.for_each_campaign_item(started.id, ItemOrder::ItemNo, |item| {
+        decisions.push(CampaignDecision {
             decision: if item.suggestion == "revoke" {
                 "revoke"
             } else {
@@ -188,34 +197,28 @@ fn measure(folder: &Path) -> Result<()> {
             reviewer_login: item.reviewer_login,
             decided_at: decided_at.clone(),
             source: "bench".to_string(),
-        })
-        .collect();
+        });
+        Ok::<_, idaudit_store::Error>(())
+    })?;
     let revocations = decisions
         .iter()
         .filter(|decision| decision.decision == "revoke")
         .count();
     store.record_decisions(started.id, &decisions)?;
     drop(decisions);
-    phases.push(("decisions", phase.elapsed().as_secs_f64(), peak_rss_kib()?));
-    reset_peak_rss();
+    phases.push(Phase::end("decisions", phase, &mut cpu)?);
 
     let phase = Instant::now();
     let plan = idaudit_review::plan_remediation(&store, Some(started.id))?;
     idaudit_review::record_plan(&store, &plan)?;
     let steps = plan.steps.len();
     drop(plan);
-    phases.push((
-        "remediation plan",
-        phase.elapsed().as_secs_f64(),
-        peak_rss_kib()?,
-    ));
-    reset_peak_rss();
+    phases.push(Phase::end("remediation plan", phase, &mut cpu)?);
 
     let phase = Instant::now();
     let audit_dir = folder.join("audit");
     let closed = idaudit_review::close_campaign(&store, Some(started.id), &audit_dir)?;
-    phases.push(("close", phase.elapsed().as_secs_f64(), peak_rss_kib()?));
-    reset_peak_rss();
+    phases.push(Phase::end("close", phase, &mut cpu)?);
 
     let phase = Instant::now();
     let verification = idaudit_review::verify_package(
@@ -226,8 +229,7 @@ fn measure(folder: &Path) -> Result<()> {
         },
     )?;
     anyhow::ensure!(verification.is_intact(), "{:?}", verification.problems);
-    phases.push(("verify zip", phase.elapsed().as_secs_f64(), peak_rss_kib()?));
-    reset_peak_rss();
+    phases.push(Phase::end("verify zip", phase, &mut cpu)?);
     let seconds = total.elapsed().as_secs_f64();
 
     println!(
@@ -237,13 +239,25 @@ fn measure(folder: &Path) -> Result<()> {
         packages.len()
     );
     let mut overall_peak = 0;
-    for (name, seconds, peak) in &phases {
+    let mut packages_seconds = (0.0, 0.0);
+    for phase in &phases {
         println!(
-            "{name:<18} {seconds:>7.2} s  peak RSS {:>6.0} MiB",
-            *peak as f64 / 1024.0
+            "{:<18} {:>7.2} s  CPU {:>7.2} s  peak RSS {:>6.0} MiB",
+            phase.name,
+            phase.seconds,
+            phase.cpu_seconds,
+            phase.peak_kib as f64 / 1024.0
         );
-        overall_peak = overall_peak.max(*peak);
+        overall_peak = overall_peak.max(phase.peak_kib);
+        if ["start", "export"].contains(&phase.name) {
+            packages_seconds.0 += phase.seconds;
+            packages_seconds.1 += phase.cpu_seconds;
+        }
     }
+    println!(
+        "{:<18} {:>7.2} s  CPU {:>7.2} s",
+        "start + export", packages_seconds.0, packages_seconds.1
+    );
     println!("{:<18} {seconds:>7.2} s", "total");
     println!(
         "peak RSS           {:>7.0} MiB",
@@ -254,6 +268,49 @@ fn measure(folder: &Path) -> Result<()> {
         (folder_bytes(&packages_dir)? + folder_bytes(&audit_dir)?) as f64 / 1_048_576.0
     );
     Ok(())
+}
+
+/// One measured step: wall time, CPU time of all threads, and peak RSS.
+struct Phase {
+    name: &'static str,
+    seconds: f64,
+    cpu_seconds: f64,
+    peak_kib: u64,
+}
+
+impl Phase {
+    /// Ends the step that began at `started`, when the process had used
+    /// `cpu` CPU seconds, resets the peak RSS and moves `cpu` to now.
+    fn end(name: &'static str, started: Instant, cpu: &mut f64) -> Result<Phase> {
+        let seconds = started.elapsed().as_secs_f64();
+        let now = cpu_seconds()?;
+        let phase = Phase {
+            name,
+            seconds,
+            cpu_seconds: now - *cpu,
+            peak_kib: peak_rss_kib()?,
+        };
+        *cpu = now;
+        reset_peak_rss();
+        Ok(phase)
+    }
+}
+
+/// Reads the user and system CPU time of this process, all threads, from
+/// /proc/self/stat, in seconds.
+fn cpu_seconds() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("malformed /proc/self/stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 here.
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    // NOTE: assumes the kernel's USER_HZ of 100, the value on x86-64 Linux.
+    Ok(ticks as f64 / 100.0)
 }
 
 /// Resets the peak resident set size that /proc reports to the current one

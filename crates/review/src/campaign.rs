@@ -39,6 +39,10 @@ pub enum ReviewerRule {
     GroupOwner,
     /// One person, by login, for every item.
     User(String),
+    /// The owner that configuration names for the item's app: a map from app
+    /// id or label (case-insensitive) to the owner's login. Items of apps
+    /// without an owner go to [`FALLBACK_REVIEWER`].
+    AppOwner(BTreeMap<String, String>),
 }
 
 impl ReviewerRule {
@@ -47,6 +51,7 @@ impl ReviewerRule {
             ReviewerRule::Manager => "manager".to_string(),
             ReviewerRule::GroupOwner => "group-owner".to_string(),
             ReviewerRule::User(login) => format!("user:{login}"),
+            ReviewerRule::AppOwner(_) => "app-owner".to_string(),
         }
     }
 }
@@ -122,72 +127,7 @@ pub fn start_campaign_with(
     let selected = select_apps(&all_apps, &options.apps)?;
     let context = Context::load(store, org, &all_apps, options)?;
     let only_groups = select_groups(&context.group_names, &options.groups)?;
-
-    let mut items = Vec::new();
-    for app in &selected {
-        let app_groups: Vec<String> = store
-            .app_groups(org, &app.id)?
-            .into_iter()
-            .map(|row| row.group_id)
-            .collect();
-        for assignment in store.app_users(org, &app.id)? {
-            let group_ids = granting_group_ids(
-                &assignment.scope,
-                context.groups_of_user.get(&assignment.user_id),
-                &app_groups,
-            );
-            if !only_groups.is_empty() && !group_ids.iter().any(|id| only_groups.contains(id)) {
-                continue;
-            }
-            let mut item = context.build_item(&assignment.user_id, &app.label, &group_ids, now);
-            item.app_id = app.id.clone();
-            item.app_label = app.label.clone();
-            item.grant_type = assignment.scope.clone();
-            item.granting_groups = group_ids
-                .iter()
-                .map(|id| {
-                    context
-                        .group_names
-                        .get(id)
-                        .cloned()
-                        .unwrap_or_else(|| id.clone())
-                })
-                .collect();
-            let key = (assignment.user_id.clone(), app.id.clone());
-            item.details.since = context
-                .since
-                .get(&key)
-                .cloned()
-                .or_else(|| assignment.created.clone());
-            item.details.last_sso = context.last_sso.get(&key).cloned();
-            item.details.group_rules = group_ids
-                .iter()
-                .flat_map(|id| {
-                    context
-                        .rules_of_group
-                        .get(id)
-                        .into_iter()
-                        .flatten()
-                        .cloned()
-                })
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            item.details.granting_group_ids = group_ids;
-            items.push(item);
-        }
-    }
-    // Items sorted by reviewer, then user, then app, and numbered in that order.
-    items.sort_by(|left, right| {
-        (&left.reviewer_login, &left.user_login, &left.app_label).cmp(&(
-            &right.reviewer_login,
-            &right.user_login,
-            &right.app_label,
-        ))
-    });
-    for (index, item) in items.iter_mut().enumerate() {
-        item.item_no = index as i64 + 1;
-    }
+    let under_review = collect_entries(store, org, &selected, &context, &only_groups)?;
 
     let scope = json!({
         "apps": selected.iter().map(|app| json!({"id": app.id, "label": app.label})).collect::<Vec<_>>(),
@@ -196,16 +136,179 @@ pub fn start_campaign_with(
         "due": options.due,
         "inactive_days": options.inactive_days,
     });
-    let id = store.create_campaign(name, org, &scope, &items)?;
-    let reviewers: HashSet<&str> = items
+    // Items are built one at a time in item order and written as they are
+    // built, so only the light entries are held for the whole campaign.
+    let mut flagged = 0;
+    let items = under_review
+        .entries
         .iter()
-        .map(|item| item.reviewer_login.as_str())
-        .collect();
+        .enumerate()
+        .map(|(index, entry)| {
+            let item = context.item_of_entry(entry, &under_review, now, index as i64 + 1);
+            if !item.flags.is_empty() {
+                flagged += 1;
+            }
+            item
+        });
+    let id = store.create_campaign_from(name, org, &scope, items)?;
     Ok(StartedCampaign {
         id,
-        items: items.len() as u64,
-        reviewers: reviewers.len() as u64,
-        flagged: items.iter().filter(|item| !item.flags.is_empty()).count() as u64,
+        items: under_review.entries.len() as u64,
+        reviewers: under_review.reviewers as u64,
+        flagged,
+    })
+}
+
+/// One assignment under review, before its item is built.
+struct Entry {
+    /// Ranks of the reviewer login, user login and app label among the
+    /// campaign's distinct values; their order is the item order.
+    rank: (u32, u32, u32),
+    /// Index of the app in [`Entries::apps`].
+    app: u32,
+    /// Index of the assignment's scope in [`Entries::scopes`].
+    scope: u32,
+    /// Index of the user's id in [`Entries::user_ids`].
+    user: u32,
+    /// When the assignment was created, as Okta reports it.
+    created: Option<String>,
+}
+
+/// The assignments under review, sorted in item order.
+struct Entries {
+    entries: Vec<Entry>,
+    /// The selected apps with the ids of the groups assigned to each.
+    apps: Vec<(idaudit_store::AppRow, Vec<String>)>,
+    /// Distinct assignment scopes, such as `USER` and `GROUP`.
+    scopes: Vec<String>,
+    /// Distinct ids of the assigned users.
+    user_ids: Vec<String>,
+    /// Number of distinct reviewers.
+    reviewers: usize,
+}
+
+/// Numbers distinct strings in the order they are first seen, and ranks them
+/// by byte order once all are seen.
+#[derive(Default)]
+struct Ranking {
+    numbers: HashMap<String, u32>,
+}
+
+impl Ranking {
+    fn number(&mut self, value: &str) -> u32 {
+        if let Some(number) = self.numbers.get(value) {
+            return *number;
+        }
+        let number = self.numbers.len() as u32;
+        self.numbers.insert(value.to_string(), number);
+        number
+    }
+
+    /// Returns the rank of each number: equal strings share one rank.
+    fn ranks(self) -> Vec<u32> {
+        let mut sorted: Vec<(String, u32)> = self.numbers.into_iter().collect();
+        sorted.sort_unstable();
+        let mut ranks = vec![0; sorted.len()];
+        for (rank, (_, number)) in sorted.into_iter().enumerate() {
+            ranks[number as usize] = rank as u32;
+        }
+        ranks
+    }
+}
+
+/// Lists the assignments of the selected apps that the group scope keeps,
+/// sorted by reviewer login, then user login, then app label, with ties kept
+/// in app and assignment order.
+fn collect_entries(
+    store: &Store,
+    org: &str,
+    selected: &[idaudit_store::AppRow],
+    context: &Context,
+    only_groups: &HashSet<String>,
+) -> Result<Entries, ReviewError> {
+    let (mut reviewers, mut user_logins, mut app_labels) =
+        (Ranking::default(), Ranking::default(), Ranking::default());
+    let mut scopes: Vec<String> = Vec::new();
+    let mut entries = Vec::new();
+    let mut apps = Vec::new();
+    // User id to the user's index in `user_ids`, the number of the login
+    // and, when the rule looks at the user alone, of the reviewer: one lookup
+    // per assignment instead of one per map.
+    let mut per_user: HashMap<String, (u32, u32, Option<u32>)> = HashMap::new();
+    let mut user_ids = Vec::new();
+    let by_user_alone = matches!(
+        context.options.reviewer,
+        ReviewerRule::Manager | ReviewerRule::User(_)
+    );
+    for (app_index, app) in selected.iter().enumerate() {
+        let app_groups: Vec<String> = store
+            .app_groups(org, &app.id)?
+            .into_iter()
+            .map(|row| row.group_id)
+            .collect();
+        let label = app_labels.number(&app.label);
+        for assignment in store.app_users(org, &app.id)? {
+            let group_ids = context.granting_group_ids(&assignment, &app_groups);
+            if !only_groups.is_empty() && !group_ids.iter().any(|id| only_groups.contains(id)) {
+                continue;
+            }
+            let (user, user_number, reviewer_number) = match per_user.get(&assignment.user_id) {
+                Some(numbers) => *numbers,
+                None => {
+                    let user = context.users.get(&assignment.user_id);
+                    let login = user.map_or(assignment.user_id.as_str(), |user| &user.login);
+                    let reviewer = by_user_alone.then(|| {
+                        let (_, reviewer_login) = context.reviewer(user, &app.id, &[]);
+                        reviewers.number(reviewer_login)
+                    });
+                    let numbers = (user_ids.len() as u32, user_logins.number(login), reviewer);
+                    user_ids.push(assignment.user_id.clone());
+                    per_user.insert(assignment.user_id.clone(), numbers);
+                    numbers
+                }
+            };
+            let reviewer_number = reviewer_number.unwrap_or_else(|| {
+                let user = context.users.get(&assignment.user_id);
+                let (_, reviewer_login) = context.reviewer(user, &app.id, &group_ids);
+                reviewers.number(reviewer_login)
+            });
+            let scope = match scopes.iter().position(|scope| *scope == assignment.scope) {
+                Some(position) => position,
+                None => {
+                    scopes.push(assignment.scope.clone());
+                    scopes.len() - 1
+                }
+            };
+            entries.push(Entry {
+                rank: (reviewer_number, user_number, label),
+                app: app_index as u32,
+                scope: scope as u32,
+                user,
+                created: assignment.created,
+            });
+        }
+        apps.push((app.clone(), app_groups));
+    }
+
+    let reviewer_count = reviewers.numbers.len();
+    let (reviewer_ranks, user_ranks, label_ranks) =
+        (reviewers.ranks(), user_logins.ranks(), app_labels.ranks());
+    for entry in &mut entries {
+        let (reviewer, user, label) = entry.rank;
+        entry.rank = (
+            reviewer_ranks[reviewer as usize],
+            user_ranks[user as usize],
+            label_ranks[label as usize],
+        );
+    }
+    // A stable sort, so entries with equal logins and labels keep their order.
+    entries.sort_by_key(|entry| entry.rank);
+    Ok(Entries {
+        entries,
+        apps,
+        scopes,
+        user_ids,
+        reviewers: reviewer_count,
     })
 }
 
@@ -218,6 +321,8 @@ struct Context {
     rules_of_group: HashMap<String, Vec<String>>,
     /// Group id to the ids of its user owners, sorted.
     owners_of_group: HashMap<String, Vec<String>>,
+    /// App id to the login of its configured owner, for `AppOwner`.
+    owner_of_app: HashMap<String, String>,
     /// User ids with an admin role, directly or through a group.
     privileged: HashSet<String>,
     /// User ids with an active MFA factor; `None` when no factor was synced.
@@ -300,6 +405,7 @@ impl Context {
             }
         }
         Ok(Context {
+            owner_of_app: app_owners(all_apps, &options.reviewer),
             users,
             users_by_login,
             group_names: store
@@ -319,16 +425,94 @@ impl Context {
         })
     }
 
-    /// Returns the reviewer of an item: id, login and name.
-    fn reviewer(&self, user: Option<&UserRow>, group_ids: &[String]) -> (Option<&UserRow>, String) {
+    /// Returns the groups that grant `assignment`, looking up the user's
+    /// groups only for an assignment through a group.
+    fn granting_group_ids(
+        &self,
+        assignment: &idaudit_store::AppUserRow,
+        app_groups: &[String],
+    ) -> Vec<String> {
+        if assignment.scope != "GROUP" {
+            return Vec::new();
+        }
+        granting_group_ids(
+            &assignment.scope,
+            self.groups_of_user.get(&assignment.user_id),
+            app_groups,
+        )
+    }
+
+    /// Builds the item of `entry`, numbered `item_no`.
+    fn item_of_entry(
+        &self,
+        entry: &Entry,
+        entries: &Entries,
+        now: DateTime<Utc>,
+        item_no: i64,
+    ) -> CampaignItem {
+        let (app, app_groups) = &entries.apps[entry.app as usize];
+        let user_id = &entries.user_ids[entry.user as usize];
+        let grant_type = entries
+            .scopes
+            .get(entry.scope as usize)
+            .cloned()
+            .unwrap_or_default();
+        let group_ids = if grant_type == "GROUP" {
+            granting_group_ids(&grant_type, self.groups_of_user.get(user_id), app_groups)
+        } else {
+            Vec::new()
+        };
+
+        let mut item = self.build_item(user_id, app, &group_ids, now);
+        item.item_no = item_no;
+        item.app_id = app.id.clone();
+        item.app_label = app.label.clone();
+        item.grant_type = grant_type;
+        item.granting_groups = group_ids
+            .iter()
+            .map(|id| {
+                self.group_names
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| id.clone())
+            })
+            .collect();
+
+        // Both maps are keyed by an owned pair, so the key is built only
+        // when there is something to find.
+        if !self.since.is_empty() || !self.last_sso.is_empty() {
+            let key = (user_id.clone(), app.id.clone());
+            item.details.since = self.since.get(&key).cloned();
+            item.details.last_sso = self.last_sso.get(&key).cloned();
+        }
+        if item.details.since.is_none() {
+            item.details.since = entry.created.clone();
+        }
+
+        item.details.group_rules = group_ids
+            .iter()
+            .flat_map(|id| self.rules_of_group.get(id).into_iter().flatten().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        item.details.granting_group_ids = group_ids;
+        item
+    }
+
+    /// Returns the reviewer of an item: the user, when in the directory, and
+    /// the login.
+    fn reviewer<'a>(
+        &'a self,
+        user: Option<&'a UserRow>,
+        app_id: &str,
+        group_ids: &[String],
+    ) -> (Option<&'a UserRow>, &'a str) {
         match &self.options.reviewer {
-            ReviewerRule::User(login) => {
-                let found = self
-                    .users_by_login
-                    .get(&login.to_lowercase())
-                    .and_then(|id| self.users.get(id));
-                (found, login.clone())
-            }
+            ReviewerRule::User(login) => (self.user_by_login(login), login.as_str()),
+            ReviewerRule::AppOwner(_) => match self.owner_of_app.get(app_id) {
+                Some(login) => (self.user_by_login(login), login.as_str()),
+                None => (None, FALLBACK_REVIEWER),
+            },
             ReviewerRule::GroupOwner => {
                 let owner = group_ids
                     .iter()
@@ -336,7 +520,7 @@ impl Context {
                     .flatten()
                     .find_map(|owner| self.users.get(owner));
                 match owner {
-                    Some(owner) => (Some(owner), owner.login.clone()),
+                    Some(owner) => (Some(owner), owner.login.as_str()),
                     None => self.manager(user),
                 }
             }
@@ -344,29 +528,42 @@ impl Context {
         }
     }
 
-    fn manager(&self, user: Option<&UserRow>) -> (Option<&UserRow>, String) {
+    fn user_by_login(&self, login: &str) -> Option<&UserRow> {
+        self.users_by_login
+            .get(&login.to_lowercase())
+            .and_then(|id| self.users.get(id))
+    }
+
+    fn manager<'a>(&'a self, user: Option<&'a UserRow>) -> (Option<&'a UserRow>, &'a str) {
         let manager = user
             .and_then(|user| user.manager_id.as_deref())
             .and_then(|manager_id| self.users.get(manager_id));
-        let login = manager.map_or_else(
-            || FALLBACK_REVIEWER.to_string(),
-            |manager| manager.login.clone(),
-        );
+        let login = manager.map_or(FALLBACK_REVIEWER, |manager| manager.login.as_str());
         (manager, login)
     }
+
+    /// Returns the reviewer name shown for items of [`FALLBACK_REVIEWER`].
+    fn fallback_name(&self) -> &'static str {
+        match self.options.reviewer {
+            ReviewerRule::AppOwner(_) => "No app owner configured",
+            _ => "No manager on record",
+        }
+    }
+
     /// Builds the user and reviewer half of an item, with flags and a suggestion.
     fn build_item(
         &self,
         user_id: &str,
-        app_label: &str,
+        app: &idaudit_store::AppRow,
         group_ids: &[String],
         now: DateTime<Utc>,
     ) -> CampaignItem {
         let user = self.users.get(user_id);
-        let (reviewer, reviewer_login) = self.reviewer(user, group_ids);
+        let (reviewer, reviewer_login) = self.reviewer(user, &app.id, group_ids);
+        let reviewer_login = reviewer_login.to_string();
         let mut flags = risk_flags(user, now, self.options.inactive_days);
         if let Some(user) = user {
-            self.add_access_flags(user, app_label, &mut flags);
+            self.add_access_flags(user, &app.label, &mut flags);
         }
         let revoke = flags.keys().any(|flag| {
             [FLAG_DEACTIVATED, FLAG_SUSPENDED, FLAG_UNKNOWN_USER].contains(&flag.as_str())
@@ -381,7 +578,7 @@ impl Context {
             reviewer_id: reviewer.map(|reviewer| reviewer.id.clone()),
             reviewer_name: match reviewer {
                 Some(reviewer) => reviewer.full_name(),
-                None if reviewer_login == FALLBACK_REVIEWER => "No manager on record".to_string(),
+                None if reviewer_login == FALLBACK_REVIEWER => self.fallback_name().to_string(),
                 None => reviewer_login.clone(),
             },
             reviewer_login,
@@ -455,6 +652,37 @@ impl Context {
             );
         }
     }
+}
+
+/// Returns, for `ReviewerRule::AppOwner`, each app's id with the login of
+/// its owner: the entry for the app's id, else the entry for its label
+/// compared case-insensitively. Logs entries that name no synced app.
+fn app_owners(all_apps: &[idaudit_store::AppRow], rule: &ReviewerRule) -> HashMap<String, String> {
+    let ReviewerRule::AppOwner(owners) = rule else {
+        return HashMap::new();
+    };
+    let by_label: HashMap<String, (&String, &String)> = owners
+        .iter()
+        .map(|(key, login)| (key.to_lowercase(), (key, login)))
+        .collect();
+    let mut owner_of_app = HashMap::new();
+    let mut used = HashSet::new();
+    for app in all_apps {
+        let found = owners
+            .get_key_value(&app.id)
+            .or_else(|| by_label.get(&app.label.to_lowercase()).copied());
+        if let Some((key, login)) = found {
+            used.insert(key.as_str());
+            owner_of_app.insert(app.id.clone(), login.clone());
+        }
+    }
+    for key in owners.keys().filter(|key| !used.contains(key.as_str())) {
+        tracing::warn!(
+            app = %key,
+            "App owner entry matches no synced app id or label, so its owner reviews nothing"
+        );
+    }
+    owner_of_app
 }
 
 /// Returns the ids of users with an admin role, assigned to them or to one of their groups.

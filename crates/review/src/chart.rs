@@ -11,6 +11,9 @@ const ROW: f64 = 22.0;
 const LABEL_WIDTH: f64 = 220.0;
 /// Height of the plot area of a column chart.
 const COLUMN_HEIGHT: f64 = 160.0;
+/// Room left and right of the columns, so that the first and last labels, centred
+/// under narrow columns, are not cut off.
+const COLUMN_MARGIN: f64 = 36.0;
 /// Longest label kept whole; longer ones are cut and end with an ellipsis.
 const MAX_LABEL_CHARS: usize = 32;
 
@@ -68,11 +71,11 @@ pub fn columns(title: &str, bars: &[Bar]) -> String {
     }
     let max = scale_max(bars);
     let height = COLUMN_HEIGHT + 40.0;
-    let slot = (WIDTH - 20.0) / bars.len() as f64;
+    let slot = (WIDTH - 2.0 * COLUMN_MARGIN) / bars.len() as f64;
     let width = (slot * 0.7).max(1.0);
     let mut svg = open_svg(title, height);
     for (index, bar) in bars.iter().enumerate() {
-        let x = 10.0 + index as f64 * slot + (slot - width) / 2.0;
+        let x = COLUMN_MARGIN + index as f64 * slot + (slot - width) / 2.0;
         let length = bar.value.max(0.0) / max * COLUMN_HEIGHT;
         let top = 14.0 + COLUMN_HEIGHT - length;
         let _ = write!(
@@ -119,7 +122,7 @@ fn scale_max(bars: &[Bar]) -> f64 {
 /// Keeps at most about twelve column labels so they do not overlap.
 fn label_fits(count: usize, index: usize) -> bool {
     let step = count.div_ceil(12).max(1);
-    index % step == 0
+    index.is_multiple_of(step)
 }
 
 fn format_value(value: f64) -> String {

@@ -3,8 +3,8 @@
 //! revoked access, and the auditor package that closes a campaign.
 
 pub mod audit;
-pub mod chart;
 mod campaign;
+pub mod chart;
 mod compare;
 mod decide;
 mod export;
@@ -54,6 +54,8 @@ pub enum ReviewError {
         #[source]
         source: rust_xlsxwriter::XlsxError,
     },
+    #[error("a package writing thread stopped before every reviewer was written")]
+    WriterStopped,
     #[error("failed to write JSON")]
     Json(#[source] serde_json::Error),
     #[error("failed to write `{path}`")]
@@ -80,6 +82,18 @@ pub enum ReviewError {
         path: PathBuf,
         problems: Vec<String>,
     },
+    #[error("invalid policy `{}`: {problem}", path.display())]
+    InvalidPolicy { path: PathBuf, problem: String },
+    #[error(
+        "birthright rule `{rule}` names the {kind} `{name}`, which is not in the synced directory: use its id or exact name"
+    )]
+    PolicyName {
+        rule: String,
+        kind: String,
+        name: String,
+    },
+    #[error("birthright rule `{rule}` failed to evaluate: {problem}")]
+    PolicyEvaluation { rule: String, problem: String },
     #[error("invalid report `{}`: {problem}", path.display())]
     InvalidReport { path: PathBuf, problem: String },
     #[error("failed to write the zip")]

@@ -14,12 +14,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use idaudit_store::{Campaign, CampaignDecision, CampaignItem, Remediation, Store};
-use minijinja::{Environment, context};
+use idaudit_store::{Campaign, CampaignDecision, CampaignItem, ItemOrder, Remediation, Store};
+use minijinja::{Environment, Value, context};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::ReviewError;
+use crate::chart::{self, Bar};
 use crate::export::inert_cell;
 
 const SUMMARY_TEMPLATE: &str = include_str!("templates/summary.html");
@@ -132,7 +133,6 @@ pub fn close_campaign(
             closed_at: closed_at.clone(),
         });
     }
-    let items = store.campaign_items(campaign.id)?;
     let decisions: HashMap<i64, CampaignDecision> = store
         .campaign_decisions(campaign.id)?
         .into_iter()
@@ -156,37 +156,28 @@ pub fn close_campaign(
         digests.insert(path.to_string(), digest);
     };
     let file = |path: &str| folder.join(path);
-    csv(
-        "items.csv",
-        items_csv(&file("items.csv"), &items, &decisions, &remediations)?,
-    );
-    csv(
-        "launch-snapshot.csv",
-        launch_csv(&file("launch-snapshot.csv"), &campaign, &items)?,
-    );
-    let still_assigned = items
-        .iter()
-        .filter(|item| {
-            decisions
-                .get(&item.item_no)
-                .is_some_and(|decision| decision.decision == "revoke")
-                && current.contains_key(&(item.app_id.clone(), item.user_id.clone()))
-        })
-        .count();
+    // The items are read once, in item order, and each goes to the three
+    // item files and the counts, so they are never all in memory.
     let completion = Completion {
         current: &current,
         closed_at: &closed_at,
         last_sync: last_sync.as_deref(),
     };
-    csv(
-        "completion-snapshot.csv",
-        completion_csv(
-            &file("completion-snapshot.csv"),
-            &items,
-            &decisions,
-            &completion,
-        )?,
-    );
+    let remediation_of = remediation_by_item(&remediations);
+    let mut items_file = CsvFile::create(&file("items.csv"), ITEMS_HEADER)?;
+    let mut launch_file = CsvFile::create(&file("launch-snapshot.csv"), LAUNCH_HEADER)?;
+    let mut completion_file = CsvFile::create(&file("completion-snapshot.csv"), COMPLETION_HEADER)?;
+    let mut tally = Tally::default();
+    store.for_each_campaign_item(campaign.id, ItemOrder::ItemNo, |item| {
+        items_file.write_row(&items_row(&item, &decisions, &remediation_of))?;
+        launch_file.write_row(&launch_row(&campaign, &item))?;
+        completion_file.write_row(&completion_row(&item, &decisions, &completion))?;
+        tally.add(&item, &decisions, &current);
+        Ok::<_, ReviewError>(())
+    })?;
+    csv("items.csv", items_file.finish()?);
+    csv("launch-snapshot.csv", launch_file.finish()?);
+    csv("completion-snapshot.csv", completion_file.finish()?);
     csv(
         "remediation.csv",
         remediation_csv(&file("remediation.csv"), &remediations)?,
@@ -204,7 +195,7 @@ pub fn close_campaign(
         serde_json::to_vec_pretty(&remediations).map_err(ReviewError::Json)?,
     )?;
 
-    let summary = summarize(&items, &decisions, &remediations, still_assigned);
+    let (summary, per_reviewer) = tally.finish(&remediations);
     let summary_json = serde_json::json!({
         "campaign": &campaign,
         "closed_at": &closed_at,
@@ -217,7 +208,13 @@ pub fn close_campaign(
     )?;
     put(
         "summary.html",
-        render_summary(&campaign, &summary, &closed_at, last_sync.as_deref())?,
+        render_summary(
+            &campaign,
+            &summary,
+            &per_reviewer,
+            &closed_at,
+            last_sync.as_deref(),
+        )?,
     )?;
 
     let manifest = build_manifest(campaign.id, &closed_at, &digests);
@@ -255,37 +252,62 @@ fn current_assignments(
         .collect())
 }
 
-fn summarize(
-    items: &[CampaignItem],
-    decisions: &HashMap<i64, CampaignDecision>,
-    remediations: &[Remediation],
-    still_assigned: usize,
-) -> Summary {
-    let mut summary = Summary {
-        items: items.len(),
-        revoked_but_still_assigned: still_assigned,
-        ..Summary::default()
-    };
-    let mut reviewers = std::collections::HashSet::new();
-    for item in items {
-        reviewers.insert(item.reviewer_login.as_str());
+/// The counts of a campaign at closing, gathered one item at a time.
+#[derive(Default)]
+struct Tally {
+    summary: Summary,
+    per_reviewer: BTreeMap<String, ReviewerTally>,
+}
+
+impl Tally {
+    fn add(
+        &mut self,
+        item: &CampaignItem,
+        decisions: &HashMap<i64, CampaignDecision>,
+        current: &HashMap<(String, String), String>,
+    ) {
+        let summary = &mut self.summary;
+        summary.items += 1;
         if !item.flags.is_empty() {
             summary.flagged += 1;
         }
-        match decisions
+        let decision = decisions
             .get(&item.item_no)
-            .map(|decision| decision.decision.as_str())
-        {
+            .map(|decision| decision.decision.as_str());
+        match decision {
             Some("keep") => summary.keep += 1,
             Some("revoke") => summary.revoke += 1,
             _ => summary.undecided += 1,
         }
+        if decision == Some("revoke")
+            && current.contains_key(&(item.app_id.clone(), item.user_id.clone()))
+        {
+            summary.revoked_but_still_assigned += 1;
+        }
+
+        let reviewer = match self.per_reviewer.get_mut(&item.reviewer_login) {
+            Some(reviewer) => reviewer,
+            None => self
+                .per_reviewer
+                .entry(item.reviewer_login.clone())
+                .or_default(),
+        };
+        reviewer.items += 1;
+        if matches!(decision, Some("keep" | "revoke")) {
+            reviewer.decided += 1;
+        }
     }
-    summary.reviewers = reviewers.len();
-    for step in remediations {
-        *summary.remediation.entry(step.status.clone()).or_default() += 1;
+
+    /// Returns the summary, with the remediation steps counted by status,
+    /// and each reviewer's counts.
+    fn finish(self, remediations: &[Remediation]) -> (Summary, BTreeMap<String, ReviewerTally>) {
+        let mut summary = self.summary;
+        summary.reviewers = self.per_reviewer.len();
+        for step in remediations {
+            *summary.remediation.entry(step.status.clone()).or_default() += 1;
+        }
+        (summary, self.per_reviewer)
     }
-    summary
 }
 
 /// A writer that hashes and counts what it passes on.
@@ -308,6 +330,51 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// A CSV file being written, every cell made inert for spreadsheets, with
+/// its SHA-256 and size counted as it is written.
+struct CsvFile {
+    path: PathBuf,
+    writer: csv::Writer<HashingWriter<std::io::BufWriter<std::fs::File>>>,
+}
+
+impl CsvFile {
+    fn create(path: &Path, header: &[&str]) -> Result<CsvFile, ReviewError> {
+        let file = std::fs::File::create(path).map_err(|source| ReviewError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut writer = csv::Writer::from_writer(HashingWriter {
+            inner: std::io::BufWriter::new(file),
+            hasher: Sha256::new(),
+            bytes: 0,
+        });
+        writer.write_record(header).map_err(ReviewError::Csv)?;
+        Ok(CsvFile {
+            path: path.to_path_buf(),
+            writer,
+        })
+    }
+
+    fn write_row(&mut self, row: &[String]) -> Result<(), ReviewError> {
+        self.writer
+            .write_record(row.iter().map(|cell| inert_cell(cell)))
+            .map_err(ReviewError::Csv)
+    }
+
+    /// Flushes the file and returns its SHA-256 and size.
+    fn finish(self) -> Result<(String, u64), ReviewError> {
+        let mut hashing = self
+            .writer
+            .into_inner()
+            .map_err(|error| ReviewError::Csv(error.into_error().into()))?;
+        hashing.flush().map_err(|source| ReviewError::Write {
+            path: self.path,
+            source,
+        })?;
+        Ok((hex(&hashing.hasher.finalize()), hashing.bytes))
+    }
+}
+
 /// Writes rows as CSV to `path`, every cell made inert for spreadsheets,
 /// and returns the file's SHA-256 and size.
 fn write_csv(
@@ -315,35 +382,15 @@ fn write_csv(
     header: &[&str],
     rows: impl Iterator<Item = Vec<String>>,
 ) -> Result<(String, u64), ReviewError> {
-    let write_error = |source| ReviewError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::create(path).map_err(write_error)?;
-    let mut writer = csv::Writer::from_writer(HashingWriter {
-        inner: std::io::BufWriter::new(file),
-        hasher: Sha256::new(),
-        bytes: 0,
-    });
-    writer.write_record(header).map_err(ReviewError::Csv)?;
+    let mut file = CsvFile::create(path, header)?;
     for row in rows {
-        writer
-            .write_record(row.iter().map(|cell| inert_cell(cell)))
-            .map_err(ReviewError::Csv)?;
+        file.write_row(&row)?;
     }
-    let mut hashing = writer
-        .into_inner()
-        .map_err(|error| ReviewError::Csv(error.into_error().into()))?;
-    hashing.flush().map_err(write_error)?;
-    Ok((hex(&hashing.hasher.finalize()), hashing.bytes))
+    file.finish()
 }
 
-fn items_csv(
-    path: &Path,
-    items: &[CampaignItem],
-    decisions: &HashMap<i64, CampaignDecision>,
-    remediations: &[Remediation],
-) -> Result<(String, u64), ReviewError> {
+/// Returns, for each item, the remediation steps that revoke it, as text.
+fn remediation_by_item(remediations: &[Remediation]) -> HashMap<i64, Vec<String>> {
     let mut remediation_of: HashMap<i64, Vec<String>> = HashMap::new();
     for step in remediations {
         for item_no in &step.item_nos {
@@ -353,87 +400,89 @@ fn items_csv(
             ));
         }
     }
-    let header = [
-        "item",
-        "reviewer",
-        "user_id",
-        "user_login",
-        "user_name",
-        "user_status",
-        "app_id",
-        "app",
-        "granted",
-        "granting_groups",
-        "flags",
-        "suggestion",
-        "reason",
-        "decision",
-        "decided_by",
-        "decided_at",
-        "decision_source",
-        "remediation",
-    ];
-    let rows = items.iter().map(|item| {
-        let decision = decisions.get(&item.item_no);
-        let text = |value: Option<&str>| value.unwrap_or_default().to_string();
-        vec![
-            item.item_no.to_string(),
-            item.reviewer_login.clone(),
-            item.user_id.clone(),
-            item.user_login.clone(),
-            item.user_name.clone(),
-            item.user_status.clone(),
-            item.app_id.clone(),
-            item.app_label.clone(),
-            item.grant_type.clone(),
-            item.granting_groups.join("; "),
-            item.flags.join("; "),
-            item.suggestion.clone(),
-            item.reason.clone(),
-            text(decision.map(|decision| decision.decision.as_str())),
-            text(decision.map(|decision| decision.reviewer_login.as_str())),
-            text(decision.map(|decision| decision.decided_at.as_str())),
-            text(decision.map(|decision| decision.source.as_str())),
-            remediation_of
-                .get(&item.item_no)
-                .map(|steps| steps.join("; "))
-                .unwrap_or_default(),
-        ]
-    });
-    write_csv(path, &header, rows)
+    remediation_of
 }
 
-/// Writes the entitlements under review as the campaign recorded them at launch.
-fn launch_csv(
-    path: &Path,
-    campaign: &Campaign,
-    items: &[CampaignItem],
-) -> Result<(String, u64), ReviewError> {
-    let header = [
-        "taken_at",
-        "item",
-        "user_id",
-        "user_login",
-        "user_status",
-        "app_id",
-        "app",
-        "grant_type",
-        "granting_group_ids",
-    ];
-    let rows = items.iter().map(|item| {
-        vec![
-            campaign.created_at.clone(),
-            item.item_no.to_string(),
-            item.user_id.clone(),
-            item.user_login.clone(),
-            item.user_status.clone(),
-            item.app_id.clone(),
-            item.app_label.clone(),
-            item.grant_type.clone(),
-            item.details.granting_group_ids.join("; "),
-        ]
-    });
-    write_csv(path, &header, rows)
+/// Columns of `items.csv`: each item with its decision and remediation.
+const ITEMS_HEADER: &[&str] = &[
+    "item",
+    "reviewer",
+    "user_id",
+    "user_login",
+    "user_name",
+    "user_status",
+    "app_id",
+    "app",
+    "granted",
+    "granting_groups",
+    "flags",
+    "suggestion",
+    "reason",
+    "decision",
+    "decided_by",
+    "decided_at",
+    "decision_source",
+    "remediation",
+];
+
+fn items_row(
+    item: &CampaignItem,
+    decisions: &HashMap<i64, CampaignDecision>,
+    remediation_of: &HashMap<i64, Vec<String>>,
+) -> Vec<String> {
+    let decision = decisions.get(&item.item_no);
+    let text = |value: Option<&str>| value.unwrap_or_default().to_string();
+    vec![
+        item.item_no.to_string(),
+        item.reviewer_login.clone(),
+        item.user_id.clone(),
+        item.user_login.clone(),
+        item.user_name.clone(),
+        item.user_status.clone(),
+        item.app_id.clone(),
+        item.app_label.clone(),
+        item.grant_type.clone(),
+        item.granting_groups.join("; "),
+        item.flags.join("; "),
+        item.suggestion.clone(),
+        item.reason.clone(),
+        text(decision.map(|decision| decision.decision.as_str())),
+        text(decision.map(|decision| decision.reviewer_login.as_str())),
+        text(decision.map(|decision| decision.decided_at.as_str())),
+        text(decision.map(|decision| decision.source.as_str())),
+        remediation_of
+            .get(&item.item_no)
+            .map(|steps| steps.join("; "))
+            .unwrap_or_default(),
+    ]
+}
+
+/// Columns of `launch-snapshot.csv`: the entitlements under review as the
+/// campaign recorded them at launch.
+const LAUNCH_HEADER: &[&str] = &[
+    "taken_at",
+    "item",
+    "user_id",
+    "user_login",
+    "user_status",
+    "app_id",
+    "app",
+    "grant_type",
+    "granting_group_ids",
+];
+
+fn launch_row(campaign: &Campaign, item: &CampaignItem) -> Vec<String> {
+    vec![
+        campaign.created_at.clone(),
+        item.item_no.to_string(),
+        item.user_id.clone(),
+        item.user_login.clone(),
+        item.user_status.clone(),
+        item.app_id.clone(),
+        item.app_label.clone(),
+        item.grant_type.clone(),
+        item.details.granting_group_ids.join("; "),
+    ]
 }
 
 /// The directory state that the completion snapshot compares items with.
@@ -444,48 +493,46 @@ struct Completion<'a> {
     last_sync: Option<&'a str>,
 }
 
-/// Writes the same entitlements as the last sync shows them at closing.
-fn completion_csv(
-    path: &Path,
-    items: &[CampaignItem],
+/// Columns of `completion-snapshot.csv`: the same entitlements as the last
+/// sync shows them at closing.
+const COMPLETION_HEADER: &[&str] = &[
+    "taken_at",
+    "synced_at",
+    "item",
+    "user_id",
+    "user_login",
+    "app_id",
+    "app",
+    "at_launch",
+    "at_completion",
+    "decision",
+];
+
+fn completion_row(
+    item: &CampaignItem,
     decisions: &HashMap<i64, CampaignDecision>,
     completion: &Completion<'_>,
-) -> Result<(String, u64), ReviewError> {
-    let header = [
-        "taken_at",
-        "synced_at",
-        "item",
-        "user_id",
-        "user_login",
-        "app_id",
-        "app",
-        "at_launch",
-        "at_completion",
-        "decision",
-    ];
-    let rows = items.iter().map(|item| {
-        let now = completion
-            .current
-            .get(&(item.app_id.clone(), item.user_id.clone()))
-            .cloned();
-        let decision = decisions
-            .get(&item.item_no)
-            .map(|decision| decision.decision.clone())
-            .unwrap_or_default();
-        vec![
-            completion.closed_at.to_string(),
-            completion.last_sync.unwrap_or_default().to_string(),
-            item.item_no.to_string(),
-            item.user_id.clone(),
-            item.user_login.clone(),
-            item.app_id.clone(),
-            item.app_label.clone(),
-            item.grant_type.clone(),
-            now.unwrap_or_else(|| "removed".to_string()),
-            decision,
-        ]
-    });
-    write_csv(path, &header, rows)
+) -> Vec<String> {
+    let now = completion
+        .current
+        .get(&(item.app_id.clone(), item.user_id.clone()))
+        .cloned();
+    let decision = decisions
+        .get(&item.item_no)
+        .map(|decision| decision.decision.clone())
+        .unwrap_or_default();
+    vec![
+        completion.closed_at.to_string(),
+        completion.last_sync.unwrap_or_default().to_string(),
+        item.item_no.to_string(),
+        item.user_id.clone(),
+        item.user_login.clone(),
+        item.app_id.clone(),
+        item.app_label.clone(),
+        item.grant_type.clone(),
+        now.unwrap_or_else(|| "removed".to_string()),
+        decision,
+    ]
 }
 
 fn remediation_csv(
@@ -526,12 +573,63 @@ fn remediation_csv(
     write_csv(path, &header, rows)
 }
 
+/// Maximum number of reviewers drawn in the per-reviewer charts of `summary.html`.
+const CHART_REVIEWERS: usize = 30;
+
+/// Items and decided items of one reviewer.
+#[derive(Clone, Debug, Default)]
+struct ReviewerTally {
+    items: usize,
+    decided: usize,
+}
+
+/// Draws the charts of `summary.html`: the decisions, then the items and the
+/// decided items of the reviewers with the most items, in the same order so
+/// that the two charts line up.
+fn summary_charts(
+    summary: &Summary,
+    per_reviewer: &BTreeMap<String, ReviewerTally>,
+) -> (String, String, String, String) {
+    let decisions = chart::horizontal_bars(
+        "Decisions",
+        &[
+            Bar::new("Kept", summary.keep as f64),
+            Bar::new("Revoked", summary.revoke as f64),
+            Bar::new("Undecided", summary.undecided as f64),
+        ],
+    );
+    let mut largest: Vec<(&String, &ReviewerTally)> = per_reviewer.iter().collect();
+    largest.sort_by(|left, right| right.1.items.cmp(&left.1.items).then(left.0.cmp(right.0)));
+    largest.truncate(CHART_REVIEWERS);
+    let caption = if per_reviewer.len() > largest.len() {
+        format!(
+            "the {} of {} reviewers with the most items",
+            largest.len(),
+            per_reviewer.len()
+        )
+    } else {
+        "every reviewer".to_string()
+    };
+    let bars = |count: fn(&ReviewerTally) -> usize| -> Vec<Bar> {
+        largest
+            .iter()
+            .map(|(login, tally)| Bar::new(login.as_str(), count(tally) as f64))
+            .collect()
+    };
+    let items = chart::horizontal_bars("Items per reviewer", &bars(|tally| tally.items));
+    let decided = chart::horizontal_bars("Decisions per reviewer", &bars(|tally| tally.decided));
+    (decisions, items, decided, caption)
+}
+
 fn render_summary(
     campaign: &Campaign,
     summary: &Summary,
+    per_reviewer: &BTreeMap<String, ReviewerTally>,
     closed_at: &str,
     last_sync: Option<&str>,
 ) -> Result<Vec<u8>, ReviewError> {
+    let (decisions_chart, items_chart, decided_chart, reviewers_shown) =
+        summary_charts(summary, per_reviewer);
     let mut environment = Environment::new();
     environment
         .add_template("summary.html", SUMMARY_TEMPLATE)
@@ -544,6 +642,10 @@ fn render_summary(
                 summary => summary,
                 closed_at => closed_at,
                 last_sync => last_sync,
+                decisions_chart => Value::from_safe_string(decisions_chart),
+                items_chart => Value::from_safe_string(items_chart),
+                decided_chart => Value::from_safe_string(decided_chart),
+                reviewers_shown => reviewers_shown,
             })
         })
         .map_err(ReviewError::Template)?;

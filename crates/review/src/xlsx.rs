@@ -4,7 +4,6 @@
 //! Every value is written as a string cell, so a profile value such as
 //! `=HYPERLINK(...)` stays text and never becomes a formula.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use idaudit_store::{Campaign, CampaignItem};
@@ -34,34 +33,61 @@ pub const OVERVIEW_SHEET: &str = "Overview";
 /// Excel's limit on sheet name length.
 const MAX_SHEET_NAME: usize = 31;
 
-/// Writes the workbook for `items`, grouped by reviewer, to `path`.
-pub fn write_workbook(
-    campaign: &Campaign,
-    per_reviewer: &BTreeMap<&str, Vec<&CampaignItem>>,
-    path: &Path,
-) -> Result<(), XlsxError> {
-    let mut workbook = Workbook::new();
-    let bold = Format::new().set_bold();
-
-    let overview = workbook.add_worksheet();
-    overview.set_name(OVERVIEW_SHEET)?;
-    write_overview(overview, campaign, per_reviewer, &bold)?;
-
-    for (index, (reviewer, items)) in per_reviewer.iter().enumerate() {
-        let name = sheet_name(index + 1, reviewer);
-        // Constant-memory sheets write each finished row to a temporary file,
-        // so a campaign of a million items does not hold every cell in memory.
-        let sheet = workbook.add_worksheet_with_constant_memory()?;
-        sheet.set_name(&name)?;
-        write_reviewer_sheet(sheet, items, &bold)?;
-    }
-    workbook.save(path)
+/// The campaign's workbook, written one reviewer at a time.
+///
+/// Each reviewer sheet uses constant memory, so its rows go to a temporary
+/// file as they are written. The overview sheet stays in memory, one row per
+/// reviewer, until [`ReviewWorkbook::save`].
+pub(crate) struct ReviewWorkbook {
+    workbook: Workbook,
+    bold: Format,
+    reviewers: usize,
 }
 
-fn write_overview(
+impl ReviewWorkbook {
+    /// Starts a workbook with the overview sheet's campaign details and headers.
+    pub(crate) fn new(campaign: &Campaign) -> Result<ReviewWorkbook, XlsxError> {
+        let mut workbook = Workbook::new();
+        // Level 3 instead of the default 6: with 1,000,000 items the bench
+        // `review_rate` spent about 2.5 CPU seconds less on the workbook, for
+        // a file 9% larger (45 MB against 41 MB).
+        workbook.set_zip_compression_level(3);
+        let bold = Format::new().set_bold();
+        let overview = workbook.add_worksheet();
+        overview.set_name(OVERVIEW_SHEET)?;
+        write_overview_header(overview, campaign, &bold)?;
+        Ok(ReviewWorkbook {
+            workbook,
+            bold,
+            reviewers: 0,
+        })
+    }
+
+    /// Adds the sheet of the next reviewer, in login order, and its overview row.
+    pub(crate) fn add_reviewer(
+        &mut self,
+        reviewer: &str,
+        items: &[CampaignItem],
+    ) -> Result<(), XlsxError> {
+        self.reviewers += 1;
+        let number = self.reviewers;
+        let sheet = self.workbook.add_worksheet_with_constant_memory()?;
+        sheet.set_name(sheet_name(number, reviewer))?;
+        write_reviewer_sheet(sheet, items, &self.bold)?;
+
+        let overview = self.workbook.worksheet_from_index(0)?;
+        write_overview_row(overview, number, reviewer, items)
+    }
+
+    pub(crate) fn save(mut self, path: &Path) -> Result<(), XlsxError> {
+        self.workbook.save(path)
+    }
+}
+
+/// Writes the campaign details and the column headers of the overview sheet.
+fn write_overview_header(
     sheet: &mut Worksheet,
     campaign: &Campaign,
-    per_reviewer: &BTreeMap<&str, Vec<&CampaignItem>>,
     bold: &Format,
 ) -> Result<(), XlsxError> {
     sheet.write_string_with_format(0, 0, "Campaign", bold)?;
@@ -87,26 +113,34 @@ fn write_overview(
     {
         sheet.write_string_with_format(4, column as u16, *title, bold)?;
     }
-    for (index, (reviewer, items)) in per_reviewer.iter().enumerate() {
-        let row = 5 + index as u32;
-        let flagged = items.iter().filter(|item| !item.flags.is_empty()).count();
-        let revocations = items
-            .iter()
-            .filter(|item| item.suggestion == "revoke")
-            .count();
-        sheet.write_string(row, 0, *reviewer)?;
-        sheet.write_number(row, 1, (index + 1) as f64)?;
-        sheet.write_number(row, 2, items.len() as f64)?;
-        sheet.write_number(row, 3, flagged as f64)?;
-        sheet.write_number(row, 4, revocations as f64)?;
-    }
     sheet.set_column_width(0, 40)?;
+    Ok(())
+}
+
+/// Writes the overview row of the reviewer on sheet `number` (from 1).
+fn write_overview_row(
+    sheet: &mut Worksheet,
+    number: usize,
+    reviewer: &str,
+    items: &[CampaignItem],
+) -> Result<(), XlsxError> {
+    let row = 4 + number as u32;
+    let flagged = items.iter().filter(|item| !item.flags.is_empty()).count();
+    let revocations = items
+        .iter()
+        .filter(|item| item.suggestion == "revoke")
+        .count();
+    sheet.write_string(row, 0, reviewer)?;
+    sheet.write_number(row, 1, number as f64)?;
+    sheet.write_number(row, 2, items.len() as f64)?;
+    sheet.write_number(row, 3, flagged as f64)?;
+    sheet.write_number(row, 4, revocations as f64)?;
     Ok(())
 }
 
 fn write_reviewer_sheet(
     sheet: &mut Worksheet,
-    items: &[&CampaignItem],
+    items: &[CampaignItem],
     bold: &Format,
 ) -> Result<(), XlsxError> {
     for (column, title) in SHEET_HEADER.iter().enumerate() {

@@ -114,6 +114,23 @@ impl Store {
         scope: &serde_json::Value,
         items: &[CampaignItem],
     ) -> Result<i64> {
+        self.create_campaign_from(name, org, scope, items)
+    }
+
+    /// Stores a new campaign with the items that `items` yields, in one
+    /// transaction, and returns its id. Each item is written as it arrives,
+    /// so the caller never needs every item in memory at once.
+    pub fn create_campaign_from<I>(
+        &mut self,
+        name: &str,
+        org: &str,
+        scope: &serde_json::Value,
+        items: I,
+    ) -> Result<i64>
+    where
+        I: IntoIterator,
+        I::Item: std::borrow::Borrow<CampaignItem>,
+    {
         let transaction = self.connection.transaction()?;
         transaction.execute(
             "INSERT INTO campaigns (name, org, created_at, scope) VALUES (?1, ?2, ?3, ?4)",
@@ -134,6 +151,7 @@ impl Store {
                     ?17)",
             )?;
             for item in items {
+                let item = std::borrow::Borrow::<CampaignItem>::borrow(&item);
                 insert.execute(params![
                     campaign_id,
                     item.item_no,
@@ -195,46 +213,50 @@ impl Store {
 
     /// Returns the items of a campaign in item order.
     pub fn campaign_items(&self, campaign_id: i64) -> Result<Vec<CampaignItem>> {
-        let mut statement = self.connection.prepare(
+        let mut items = Vec::new();
+        self.for_each_campaign_item(campaign_id, ItemOrder::ItemNo, |item| {
+            items.push(item);
+            Ok::<_, crate::Error>(())
+        })?;
+        Ok(items)
+    }
+
+    /// Passes the items of a campaign to `each` one at a time, in `order`,
+    /// so that a caller can write them out without holding them all. Stops at
+    /// the first error that `each` returns.
+    pub fn for_each_campaign_item<E>(
+        &self,
+        campaign_id: i64,
+        order: ItemOrder,
+        mut each: impl FnMut(CampaignItem) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E>
+    where
+        E: From<crate::Error>,
+    {
+        // NOTE: no index covers `reviewer_login`, so `ItemOrder::Reviewer`
+        // makes SQLite sort the campaign's rows in a temporary B-tree.
+        let order_by = match order {
+            ItemOrder::ItemNo => "item_no",
+            ItemOrder::Reviewer => "reviewer_login, item_no",
+        };
+        let sql = format!(
             "SELECT item_no, reviewer_id, reviewer_login, reviewer_name, user_id, user_login,
                     user_name, user_status, app_id, app_label, grant_type, granting_groups,
                     flags, suggestion, reason, details
-             FROM campaign_items WHERE campaign_id = ?1 ORDER BY item_no",
-        )?;
-        let rows = statement.query_map([campaign_id], |row| {
-            Ok((
-                CampaignItem {
-                    item_no: row.get(0)?,
-                    reviewer_id: row.get(1)?,
-                    reviewer_login: row.get(2)?,
-                    reviewer_name: row.get(3)?,
-                    user_id: row.get(4)?,
-                    user_login: row.get(5)?,
-                    user_name: row.get(6)?,
-                    user_status: row.get(7)?,
-                    app_id: row.get(8)?,
-                    app_label: row.get(9)?,
-                    grant_type: row.get(10)?,
-                    granting_groups: Vec::new(),
-                    flags: Vec::new(),
-                    suggestion: row.get(13)?,
-                    reason: row.get(14)?,
-                    details: ItemDetails::default(),
-                },
-                row.get::<_, String>(11)?,
-                row.get::<_, String>(12)?,
-                row.get::<_, String>(15)?,
-            ))
-        })?;
-        let mut items = Vec::new();
-        for row in rows {
-            let (mut item, groups, flags, details) = row?;
-            item.granting_groups = serde_json::from_str(&groups)?;
-            item.flags = serde_json::from_str(&flags)?;
-            item.details = serde_json::from_str(&details)?;
-            items.push(item);
+             FROM campaign_items WHERE campaign_id = ?1 ORDER BY {order_by}"
+        );
+        let mut statement = self
+            .connection
+            .prepare(&sql)
+            .map_err(|error| E::from(error.into()))?;
+        let mut rows = statement
+            .query([campaign_id])
+            .map_err(|error| E::from(error.into()))?;
+        while let Some(row) = rows.next().map_err(|error| E::from(error.into()))? {
+            let item = read_item(row).map_err(E::from)?;
+            each(item)?;
         }
-        Ok(items)
+        Ok(())
     }
 
     /// Stores decisions of a campaign in one transaction, replacing earlier
@@ -411,4 +433,38 @@ impl Store {
             .optional()?
             .flatten())
     }
+}
+
+/// The order in which [`Store::for_each_campaign_item`] passes items.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemOrder {
+    /// By item number, the order of the primary key.
+    ItemNo,
+    /// By reviewer login (bytewise), then item number.
+    Reviewer,
+}
+
+/// Reads one row of the item query of [`Store::for_each_campaign_item`].
+fn read_item(row: &rusqlite::Row<'_>) -> Result<CampaignItem> {
+    let groups: String = row.get(11)?;
+    let flags: String = row.get(12)?;
+    let details: String = row.get(15)?;
+    Ok(CampaignItem {
+        item_no: row.get(0)?,
+        reviewer_id: row.get(1)?,
+        reviewer_login: row.get(2)?,
+        reviewer_name: row.get(3)?,
+        user_id: row.get(4)?,
+        user_login: row.get(5)?,
+        user_name: row.get(6)?,
+        user_status: row.get(7)?,
+        app_id: row.get(8)?,
+        app_label: row.get(9)?,
+        grant_type: row.get(10)?,
+        granting_groups: serde_json::from_str(&groups)?,
+        flags: serde_json::from_str(&flags)?,
+        suggestion: row.get(13)?,
+        reason: row.get(14)?,
+        details: serde_json::from_str(&details)?,
+    })
 }

@@ -1,16 +1,21 @@
-//! `idaudit audit`: the identity posture of one org, and the leavers who
-//! kept access past the deadline, from the synced store. Each prints a
-//! table, JSON or CSV, and optionally writes files into a folder.
+//! `idaudit audit`: the identity posture of one org, and its joiners,
+//! movers and leavers checked against an audit policy, from the synced
+//! store. Each prints a table, JSON, CSV, HTML or XLSX, and optionally
+//! writes every format into a folder.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use idaudit_review::audit::{
-    LEAVERS_CSV_HEADER, LeaverOptions, LeaverReport, POSTURE_CSV_HEADER, Posture, PostureOptions,
-    leaver_rows, leavers_csv, posture_csv, posture_rows, write_leavers, write_posture,
+    ACCESS_CSV_HEADER, AccessAudit, AccessAuditOptions, LEAVERS_CSV_HEADER, LeaverOptions,
+    LeaverReport, POSTURE_CSV_HEADER, Policy, Posture, PostureOptions, access_csv, access_html,
+    access_rows, access_xlsx, leaver_rows, leavers_csv, leavers_html, leavers_xlsx, posture_csv,
+    posture_html, posture_rows, posture_xlsx, write_access_audit, write_leaver_audit,
+    write_posture,
 };
 
-use crate::args::{AuditFormat, AuditLeaversArgs, AuditPostureArgs};
+use crate::args::{AuditAccessArgs, AuditFormat, AuditLeaversArgs, AuditPostureArgs};
 use crate::commands::access::resolve_org;
 use crate::commands::sync::open_store;
 use crate::exit::ExitStatus;
@@ -40,6 +45,8 @@ pub fn posture(settings: &Settings, args: &AuditPostureArgs) -> Result<ExitStatu
             writeln!(out)?;
         }
         AuditFormat::Csv => out.write_all(&posture_csv(&report)?)?,
+        AuditFormat::Html => out.write_all(posture_html(&report)?.as_bytes())?,
+        AuditFormat::Xlsx => write_workbook(&mut out, &posture_xlsx(&report)?)?,
     }
     if let Some(folder) = &args.out {
         let files = write_posture(&report, folder)?;
@@ -103,11 +110,35 @@ fn print_posture_table(out: &mut impl Write, report: &Posture) -> std::io::Resul
     print_table(out, POSTURE_CSV_HEADER, &rows)
 }
 
-pub fn leavers(settings: &Settings, args: &AuditLeaversArgs) -> Result<ExitStatus> {
-    if args.deadline_hours < 0 {
+/// Writes workbook bytes to stdout, which must not be a terminal.
+fn write_workbook(out: &mut impl Write, bytes: &[u8]) -> Result<()> {
+    if std::io::stdout().is_terminal() {
         bail!(
-            "Invalid `--deadline-hours {}`: use zero or a positive number of hours",
-            args.deadline_hours
+            "An XLSX workbook cannot be shown on a terminal: redirect stdout to a file (`> report.xlsx`) or use `--out DIR`"
+        );
+    }
+    out.write_all(bytes)?;
+    Ok(())
+}
+
+fn load_policy(path: &Path) -> Result<Policy> {
+    Policy::load(path).with_context(|| {
+        format!(
+            "Failed to load the audit policy `{}`; docs/examples/policy.toml shows the format",
+            path.display()
+        )
+    })
+}
+
+pub fn leavers(settings: &Settings, args: &AuditLeaversArgs) -> Result<ExitStatus> {
+    let policy = match &args.policy {
+        Some(path) => load_policy(path)?,
+        None => Policy::default(),
+    };
+    let deadline_hours = args.deadline_hours.unwrap_or(policy.leaver_deadline_hours);
+    if deadline_hours < 0 {
+        bail!(
+            "Invalid `--deadline-hours {deadline_hours}`: use zero or a positive number of hours"
         );
     }
     let now = chrono::Utc::now();
@@ -116,10 +147,11 @@ pub fn leavers(settings: &Settings, args: &AuditLeaversArgs) -> Result<ExitStatu
     let org = resolve_org(settings, &store, args.org.as_deref())?;
     let options = LeaverOptions {
         since,
-        deadline_hours: args.deadline_hours,
+        deadline_hours,
         now,
     };
-    let report = idaudit_review::audit::leavers(&store, &org, &options)?;
+    let report =
+        idaudit_review::audit::leavers_with_rules(&store, &org, &options, &policy.leavers)?;
 
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -129,16 +161,140 @@ pub fn leavers(settings: &Settings, args: &AuditLeaversArgs) -> Result<ExitStatu
             writeln!(out)?;
         }
         AuditFormat::Csv => out.write_all(&leavers_csv(&report)?)?,
+        AuditFormat::Html => out.write_all(leavers_html(&report)?.as_bytes())?,
+        AuditFormat::Xlsx => write_workbook(&mut out, &leavers_xlsx(&report)?)?,
     }
     if let Some(folder) = &args.out {
-        let files = write_leavers(&report, folder)?;
+        let files = write_leaver_audit(&report, folder)?;
         eprintln!(
-            "Wrote `{}` and `{}`",
+            "Wrote `{}`, `{}`, `{}` and `{}`",
+            files.html.display(),
+            files.xlsx.display(),
             files.csv.display(),
             files.json.display()
         );
     }
     Ok(ExitStatus::Success)
+}
+
+pub fn joiners(settings: &Settings, args: &AuditAccessArgs) -> Result<ExitStatus> {
+    access_audit(settings, args, idaudit_review::audit::joiners)
+}
+
+pub fn movers(settings: &Settings, args: &AuditAccessArgs) -> Result<ExitStatus> {
+    access_audit(settings, args, idaudit_review::audit::movers)
+}
+
+type AccessAuditFn = fn(
+    &idaudit_store::Store,
+    &str,
+    &AccessAuditOptions,
+    &Policy,
+) -> Result<AccessAudit, idaudit_review::ReviewError>;
+
+/// Runs the joiner or mover audit and prints or writes it.
+fn access_audit(
+    settings: &Settings,
+    args: &AuditAccessArgs,
+    run: AccessAuditFn,
+) -> Result<ExitStatus> {
+    let policy = load_policy(&args.policy)?;
+    let now = chrono::Utc::now();
+    let since = crate::time::parse_time(&args.since, now)?;
+    let store = open_store(settings)?;
+    let org = resolve_org(settings, &store, args.org.as_deref())?;
+    let report = run(&store, &org, &AccessAuditOptions { since, now }, &policy)?;
+
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        AuditFormat::Table => print_access_table(&mut out, &report)?,
+        AuditFormat::Json => {
+            serde_json::to_writer(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        AuditFormat::Csv => out.write_all(&access_csv(&report)?)?,
+        AuditFormat::Html => out.write_all(access_html(&report)?.as_bytes())?,
+        AuditFormat::Xlsx => write_workbook(&mut out, &access_xlsx(&report)?)?,
+    }
+    if let Some(folder) = &args.out {
+        let files = write_access_audit(&report, folder)?;
+        eprintln!(
+            "Wrote `{}`, `{}`, `{}` and `{}`",
+            files.html.display(),
+            files.xlsx.display(),
+            files.csv.display(),
+            files.json.display()
+        );
+    }
+    for rule in &report.group_rules.skipped {
+        if !rule.reason.starts_with("status") {
+            eprintln!(
+                "warning: group rule `{}` was not evaluated: {}",
+                rule.name, rule.reason
+            );
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn print_access_table(out: &mut impl Write, report: &AccessAudit) -> std::io::Result<()> {
+    let noun = if report.audit == "joiners" {
+        "Joiners"
+    } else {
+        "Movers"
+    };
+    writeln!(
+        out,
+        "{noun} since {}: {}, with {} violations; {} group rules evaluated, {} findings",
+        report.since,
+        report.people.len(),
+        report.violation_count(),
+        report.group_rules.evaluated.len(),
+        report.group_rules.findings.len()
+    )?;
+    for person in &report.people {
+        writeln!(out)?;
+        let minutes = person
+            .minutes_to_access
+            .map(|minutes| format!(", full access after {minutes} min"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{} ({}) {} at {}, status {}, {} {}{minutes}",
+            person.user.login,
+            person.user.name,
+            if report.audit == "joiners" {
+                "joined"
+            } else {
+                "moved"
+            },
+            person.started_at,
+            person.user.status,
+            person.department,
+            person.title
+        )?;
+        for item in &person.expected {
+            let state = if item.held { "held" } else { "MISSING" };
+            writeln!(
+                out,
+                "  expects {} {}: {state}",
+                item.access.kind, item.access.name
+            )?;
+        }
+        for entry in &person.timeline {
+            writeln!(
+                out,
+                "  {}  {}  {}  {}",
+                entry.time, entry.source, entry.action, entry.object
+            )?;
+        }
+    }
+    let rows = access_rows(report);
+    if !rows.is_empty() {
+        writeln!(out)?;
+        print_table(out, ACCESS_CSV_HEADER, &rows)?;
+    }
+    Ok(())
 }
 
 fn print_leavers_table(out: &mut impl Write, report: &LeaverReport) -> std::io::Result<()> {
@@ -149,7 +305,7 @@ fn print_leavers_table(out: &mut impl Write, report: &LeaverReport) -> std::io::
         .sum();
     writeln!(
         out,
-        "Leavers since {}: {}, with {} violations of the {}-hour deadline",
+        "Leavers since {}: {}, with {} violations (access must be gone {} hours after leaving)",
         report.since,
         report.leavers.len(),
         violations,

@@ -22,7 +22,7 @@ pub fn start(settings: &Settings, args: &ReviewStartArgs) -> Result<ExitStatus> 
         None if settings.has_org() => settings.org_config()?.org_key(),
         None => only_synced_org(&store)?,
     };
-    let options = start_options(args)?;
+    let options = start_options(settings, args)?;
     let started = idaudit_review::start_campaign_with(&mut store, &org, &args.name, &options)?;
     println!("{}", started.id);
     eprintln!(
@@ -33,19 +33,22 @@ pub fn start(settings: &Settings, args: &ReviewStartArgs) -> Result<ExitStatus> 
 }
 
 /// Validates the options of `review start`.
-fn start_options(args: &ReviewStartArgs) -> Result<idaudit_review::StartOptions> {
+fn start_options(
+    settings: &Settings,
+    args: &ReviewStartArgs,
+) -> Result<idaudit_review::StartOptions> {
     let reviewer = match args.reviewer.as_str() {
         "manager" => idaudit_review::ReviewerRule::Manager,
         "group-owner" => idaudit_review::ReviewerRule::GroupOwner,
-        "app-owner" => bail!(
-            "Invalid `--reviewer app-owner`: Okta's API records no app owners; use `user:LOGIN` with one campaign per app"
-        ),
+        "app-owner" => idaudit_review::ReviewerRule::AppOwner(app_owners(settings)?),
         other => match other.strip_prefix("user:") {
             Some(login) if !login.trim().is_empty() => {
                 idaudit_review::ReviewerRule::User(login.trim().to_string())
             }
             _ => {
-                bail!("Invalid `--reviewer {other}`: use `manager`, `group-owner` or `user:LOGIN`")
+                bail!(
+                    "Invalid `--reviewer {other}`: use `manager`, `group-owner`, `app-owner` or `user:LOGIN`"
+                )
             }
         },
     };
@@ -74,6 +77,29 @@ fn start_options(args: &ReviewStartArgs) -> Result<idaudit_review::StartOptions>
         inactive_days: args.inactive_days,
         sod_conflicts,
     })
+}
+
+/// Returns the `[review.app_owners]` table of the config, checked to name
+/// at least one owner and no empty login. Okta's API records no app owners,
+/// so they come from configuration.
+fn app_owners(settings: &Settings) -> Result<std::collections::BTreeMap<String, String>> {
+    let owners = &settings.review.app_owners;
+    if owners.is_empty() {
+        bail!(
+            "Invalid `--reviewer app-owner`: no app owners configured; add a `[review.app_owners]` table to the config that maps app labels or ids to reviewer logins, such as `\"Salesforce\" = \"owner@example.com\"`"
+        );
+    }
+    let mut checked = std::collections::BTreeMap::new();
+    for (app, login) in owners {
+        let login = login.trim();
+        if login.is_empty() {
+            bail!(
+                "Invalid `[review.app_owners]` entry `{app}`: the reviewer login is empty; set it to the owner's login"
+            );
+        }
+        checked.insert(app.trim().to_string(), login.to_string());
+    }
+    Ok(checked)
 }
 
 pub fn export(settings: &Settings, args: &ReviewExportArgs) -> Result<ExitStatus> {

@@ -340,3 +340,81 @@ async fn campaign_end_to_end_on_simulator() {
 
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_owner_reviewer_from_config() {
+    let folder = tempfile::tempdir().unwrap();
+    let folder = folder.path();
+    let sim = start_sim().await;
+    let sim_ref = &sim;
+    let run = move |args: &[&str]| idaudit(folder, sim_ref, args);
+    assert_success(&run(&["sync"]), "sync");
+
+    // Without `[review.app_owners]` the rule has no reviewer to route items to.
+    let start = [
+        "review",
+        "start",
+        "--name",
+        "Apps",
+        "--reviewer",
+        "app-owner",
+    ];
+    let output = run(&start);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "started without owners");
+    assert!(stderr.contains("[review.app_owners]"), "{stderr}");
+
+    // One app named by its label in another case, one by its id.
+    let (by_label, by_id) = {
+        let org = sim.org();
+        let org = org.read().unwrap();
+        let mut assigned = org
+            .apps
+            .iter()
+            .filter(|app| {
+                org.app_user_assignments
+                    .get(&app.id)
+                    .is_some_and(|users| !users.is_empty())
+            })
+            .map(|app| (app.id.clone(), app.label.clone()));
+        (assigned.next().unwrap(), assigned.next().unwrap())
+    };
+    let config = format!(
+        "[review.app_owners]\n{:?} = \"label-owner@example.com\"\n{:?} = \"id-owner@example.com\"\n",
+        by_label.1.to_uppercase(),
+        by_id.0
+    );
+    std::fs::write(folder.join("idaudit.toml"), config).unwrap();
+    assert_success(&run(&start), "start --reviewer app-owner");
+    assert_success(&run(&["review", "export", "--out", "packages"]), "export");
+
+    let json = std::fs::read_to_string(folder.join("packages/campaign.json")).unwrap();
+    let campaign: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(campaign["campaign"]["scope"]["reviewer"], "app-owner");
+    let items = campaign["items"].as_array().unwrap();
+    let mut reviewers = BTreeSet::new();
+    for item in items {
+        let expected = if item["app_id"] == by_label.0.as_str() {
+            "label-owner@example.com"
+        } else if item["app_id"] == by_id.0.as_str() {
+            "id-owner@example.com"
+        } else {
+            idaudit_review::FALLBACK_REVIEWER
+        };
+        assert_eq!(item["reviewer_login"], expected, "{item}");
+        reviewers.insert(expected);
+    }
+    assert!(
+        reviewers.contains("label-owner@example.com"),
+        "{reviewers:?}"
+    );
+    assert!(reviewers.contains("id-owner@example.com"), "{reviewers:?}");
+    for reviewer in &reviewers {
+        assert!(
+            folder.join(format!("packages/{reviewer}.html")).exists(),
+            "no package for {reviewer}"
+        );
+    }
+
+    sim.shutdown().await;
+}

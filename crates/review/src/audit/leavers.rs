@@ -7,6 +7,12 @@
 //! is earlier. Removals come from the change history and from
 //! `group.user_membership.remove` and `application.user_membership.remove`
 //! events.
+//!
+//! [`LeaverRules`] decide what counts as a violation. Okta keeps the group
+//! memberships of a deactivated user and deprovisions its apps, and a
+//! suspension keeps every assignment. So by default neither memberships nor
+//! a suspended user's access are violations, while [`leavers`] counts
+//! everything.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -58,7 +64,45 @@ pub struct LeaverOptions {
     pub now: DateTime<Utc>,
 }
 
-/// A group membership, app assignment or admin role.
+/// The leaver audit's choice of violations, beyond the deadline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaverRules {
+    /// Whether group memberships kept or removed late count. Okta keeps a
+    /// deactivated user's memberships, and a deactivated user cannot sign in.
+    pub memberships_count: bool,
+    /// Whether access kept by a suspended user counts. Okta keeps every
+    /// assignment of a suspended user, and `unsuspend` restores the account.
+    pub suspended_count: bool,
+    /// Hours from a leaver's last sign-in to the deactivation; a later
+    /// deactivation is the violation `deactivated-late`. `None` skips the
+    /// check.
+    pub deactivation_deadline_hours: Option<i64>,
+}
+
+impl Default for LeaverRules {
+    /// Memberships and suspended users do not count; no deactivation check.
+    fn default() -> Self {
+        LeaverRules {
+            memberships_count: false,
+            suspended_count: false,
+            deactivation_deadline_hours: None,
+        }
+    }
+}
+
+impl LeaverRules {
+    /// Rules that count every kept access, as [`leavers`] applies them.
+    pub fn count_everything() -> Self {
+        LeaverRules {
+            memberships_count: true,
+            suspended_count: true,
+            deactivation_deadline_hours: None,
+        }
+    }
+}
+
+/// A group membership, app assignment or admin role; `account` for the Okta
+/// account itself in a `deactivated-late` violation.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct HeldAccess {
     /// `membership`, `app_assignment` or `role`.
@@ -70,10 +114,11 @@ pub struct HeldAccess {
 /// Access that outlived the deadline.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Violation {
-    /// `still-held` after the deadline, or `removed-late`.
+    /// `still-held` after the deadline, `removed-late`, or `deactivated-late`
+    /// when the account stayed active too long after the last sign-in.
     pub violation: String,
     pub access: HeldAccess,
-    /// When a late removal happened.
+    /// When a late removal or deactivation happened.
     pub removed_at: Option<String>,
 }
 
@@ -97,6 +142,8 @@ pub struct Leaver {
     /// `deactivated` or `suspended`.
     pub how: String,
     pub deadline: String,
+    /// The user's last sign-in before leaving, when Okta recorded one.
+    pub last_sign_in: Option<String>,
     /// The status now; an `ACTIVE` user was reactivated and has no violation
     /// for access still held.
     pub current_status: String,
@@ -123,11 +170,23 @@ pub struct LeaverFiles {
 }
 
 /// Finds the users of `org` who left since `options.since` and checks the
-/// access each still has or lost late.
+/// access each still has or lost late, counting every kind of access and
+/// suspended users too.
 pub fn leavers(
     store: &Store,
     org: &str,
     options: &LeaverOptions,
+) -> Result<LeaverReport, ReviewError> {
+    leavers_with_rules(store, org, options, &LeaverRules::count_everything())
+}
+
+/// Finds the users of `org` who left since `options.since` and reports the
+/// violations that `rules` count.
+pub fn leavers_with_rules(
+    store: &Store,
+    org: &str,
+    options: &LeaverOptions,
+    rules: &LeaverRules,
 ) -> Result<LeaverReport, ReviewError> {
     let users = store.users(org)?;
     if users.is_empty() {
@@ -163,6 +222,7 @@ pub fn leavers(
             .collect(),
         changes: &changes,
         options,
+        rules,
     };
     let mut leavers = Vec::new();
     for (user_id, (left_at, how)) in departures {
@@ -232,12 +292,12 @@ fn departures(
     departures
 }
 
-fn parse_event(event: &StoredEvent) -> serde_json::Value {
+pub(super) fn parse_event(event: &StoredEvent) -> serde_json::Value {
     serde_json::from_str(&event.raw).unwrap_or_default()
 }
 
 /// Returns the id of the event's first target of `target_type`.
-fn target_id(raw: &serde_json::Value, target_type: &str) -> Option<String> {
+pub(super) fn target_id(raw: &serde_json::Value, target_type: &str) -> Option<String> {
     raw.get("target")?
         .as_array()?
         .iter()
@@ -246,7 +306,7 @@ fn target_id(raw: &serde_json::Value, target_type: &str) -> Option<String> {
 }
 
 /// Returns whether any target of the event has id `id`.
-fn names_target(raw: &serde_json::Value, id: &str) -> bool {
+pub(super) fn names_target(raw: &serde_json::Value, id: &str) -> bool {
     raw.get("target")
         .and_then(|value| value.as_array())
         .is_some_and(|targets| {
@@ -270,6 +330,7 @@ struct Context<'a> {
     events: Vec<(&'a StoredEvent, serde_json::Value)>,
     changes: &'a [idaudit_store::Change],
     options: &'a LeaverOptions,
+    rules: &'a LeaverRules,
 }
 
 impl Context<'_> {
@@ -285,10 +346,20 @@ impl Context<'_> {
         let deadline = left_at + Duration::hours(self.options.deadline_hours);
         let still_held = self.held_access(user_id)?;
         let reactivated = user.status == "ACTIVE";
+        let last_sign_in = user
+            .last_login
+            .as_deref()
+            .and_then(parse_time)
+            .filter(|time| *time <= left_at);
+        let counted = |access: &HeldAccess| {
+            let suspended = how == "suspended";
+            (self.rules.memberships_count || access.kind != "membership")
+                && (self.rules.suspended_count || !suspended)
+        };
 
         let mut violations = Vec::new();
         if !reactivated && self.options.now > deadline {
-            for access in &still_held {
+            for access in still_held.iter().filter(|access| counted(access)) {
                 violations.push(Violation {
                     violation: "still-held".to_string(),
                     access: access.clone(),
@@ -297,7 +368,7 @@ impl Context<'_> {
             }
         }
         for (access, removed_at) in self.removals(user_id, left_at) {
-            if removed_at > deadline {
+            if removed_at > deadline && counted(&access) {
                 violations.push(Violation {
                     violation: "removed-late".to_string(),
                     access,
@@ -305,12 +376,30 @@ impl Context<'_> {
                 });
             }
         }
+        // NOTE: the last sign-in stands in for the last working day, which
+        // Okta does not record, so someone deactivated after a long absence
+        // (leave, holidays) also counts as `deactivated-late`.
+        if let (Some(hours), Some(last), "deactivated") =
+            (self.rules.deactivation_deadline_hours, last_sign_in, how)
+            && left_at > last + Duration::hours(hours)
+        {
+            violations.push(Violation {
+                violation: "deactivated-late".to_string(),
+                access: HeldAccess {
+                    kind: "account".to_string(),
+                    id: user.id.clone(),
+                    name: user.login.clone(),
+                },
+                removed_at: Some(idaudit_store::format_time(left_at)),
+            });
+        }
 
         Ok(Some(Leaver {
             user: posture_user(user),
             left_at: idaudit_store::format_time(left_at),
             how: how.to_string(),
             deadline: idaudit_store::format_time(deadline),
+            last_sign_in: last_sign_in.map(idaudit_store::format_time),
             current_status: user.status.clone(),
             still_held,
             violations,

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, Utc};
 use idaudit_store::{Store, UserRow};
 use minijinja::{Environment, context};
+
+use crate::chart::{self, Bar};
 use serde::Serialize;
 
 use crate::ReviewError;
@@ -428,15 +430,57 @@ pub fn posture_html(posture: &Posture) -> Result<String, ReviewError> {
     for grant in &posture.admins {
         *admins_by_user.entry(&grant.user.id).or_default() += 1;
     }
+    let (findings_chart, admins_chart) = posture_charts(posture);
     environment
         .get_template("posture.html")
         .and_then(|template| {
             template.render(context! {
                 posture => posture,
                 admin_users => admins_by_user.len(),
+                findings_chart => findings_chart,
+                admins_chart => admins_chart,
             })
         })
         .map_err(ReviewError::Template)
+}
+
+/// Draws the number of findings of each check, and the admin grants per role and
+/// path (direct or through a group), as inline SVG.
+fn posture_charts(posture: &Posture) -> (String, String) {
+    let findings = [
+        ("Active users without MFA", posture.mfa.without_factor.len()),
+        (
+            &*format!("Inactive {} days or more", posture.inactive_days),
+            posture.inactive_users.len(),
+        ),
+        (
+            "Users without a manager",
+            posture.users_without_manager.len(),
+        ),
+        (
+            "Apps without assignments",
+            posture.apps_without_assignments.len(),
+        ),
+        (
+            &*format!("Apps without sign-in in {} days", posture.app_sign_in_days),
+            posture.apps_without_sign_ins.len(),
+        ),
+    ]
+    .map(|(label, count)| Bar::new(label, count as f64));
+    let mut per_role: BTreeMap<String, usize> = BTreeMap::new();
+    for grant in &posture.admins {
+        *per_role
+            .entry(format!("{} ({})", grant.role, grant.via))
+            .or_default() += 1;
+    }
+    let roles: Vec<Bar> = per_role
+        .into_iter()
+        .map(|(label, count)| Bar::new(label, count as f64))
+        .collect();
+    (
+        chart::horizontal_bars("Findings per check", &findings),
+        chart::horizontal_bars("Admin grants per role", &roles),
+    )
 }
 
 /// Writes `posture.html`, `posture.csv` and `posture.json` into `out_dir`.

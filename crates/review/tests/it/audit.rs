@@ -244,6 +244,9 @@ fn posture_files_inert() {
         html.contains("&lt;script&gt;"),
         "escaped script tag missing"
     );
+    // The summary carries a chart of findings per check, drawn inline.
+    assert!(html.contains("<h2>Findings per check</h2>"), "{html}");
+    assert!(html.contains("<svg"), "{html}");
 
     let csv = std::fs::read_to_string(&files.csv).unwrap();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());

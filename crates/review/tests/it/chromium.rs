@@ -1,5 +1,6 @@
 //! The HTML package of a reviewer with 1,000 items, rendered by headless
-//! Chromium: the screenshot shows the table's header band and its striped rows.
+//! Chromium: the screenshot shows the chart of grants per month, then the
+//! table's header band and its striped rows.
 //!
 //! Chromium comes from Debian's `chromium` package. Without it the test
 //! reports that it was skipped, unless `CI` is set, where it fails.
@@ -15,6 +16,8 @@ use crate::{EMOJI, SCRIPT};
 /// The header background and the even-row stripe of `package.html`.
 const HEADER: [u8; 3] = [0xdd, 0xe3, 0xea];
 const STRIPE: [u8; 3] = [0xf6, 0xf8, 0xfa];
+/// The bar colour of the charts.
+const BAR: [u8; 3] = [0x3b, 0x6e, 0xa5];
 const ITEMS: usize = 1000;
 
 fn find_chromium() -> Option<PathBuf> {
@@ -60,13 +63,21 @@ fn store_with_items(folder: &Path) -> Store {
             ..AppRow::default()
         })
         .collect();
+    // The second half of the users got their access over the twelve months
+    // of 2025, for the chart above the table. The dates widen the table's
+    // "Granted" column, so rows wrap to three lines and the screenshot is
+    // 3,200 pixels high to show 20 of them below the chart.
     let mut app_users = Vec::new();
-    for app in &apps {
-        for user in users.iter().skip(1) {
+    for (app_index, app) in apps.iter().enumerate() {
+        for (user_index, user) in users.iter().skip(1).enumerate() {
+            let month = (app_index + user_index) % 12 + 1;
+            let created =
+                (user_index >= ITEMS / 20).then(|| format!("2025-{month:02}-15T09:00:00.000Z"));
             app_users.push(AppUserRow {
                 app_id: app.id.clone(),
                 user_id: user.id.clone(),
                 scope: "USER".to_string(),
+                created,
                 raw: "{}".to_string(),
                 ..AppUserRow::default()
             });
@@ -95,7 +106,7 @@ fn screenshot(chromium: &Path, page: &Path, png: &Path, profile: &Path) -> bool 
             "--disable-component-update",
             "--disable-sync",
             "--hide-scrollbars",
-            "--window-size=1280,2000",
+            "--window-size=1280,3200",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", png.display()))
@@ -183,7 +194,7 @@ fn html_package_renders_in_chromium() {
         "chromium wrote no screenshot"
     );
     let image = decode(&png);
-    assert_eq!(image.len(), 2000, "screenshot height");
+    assert_eq!(image.len(), 3200, "screenshot height");
     assert_eq!(image[0].len(), 1280, "screenshot width");
 
     // The header is one band of its colour, and the striped rows follow it.
@@ -191,6 +202,16 @@ fn html_package_renders_in_chromium() {
     assert_eq!(header.len(), 1, "header bands: {header:?}");
     let (header_top, header_height) = header[0];
     assert!(header_height >= 15, "header band {header_height} px high");
+    // The chart of grants per month is drawn above the table.
+    let chart_pixels = image[..header_top]
+        .iter()
+        .flatten()
+        .filter(|pixel| **pixel == BAR)
+        .count();
+    assert!(
+        chart_pixels > 1000,
+        "{chart_pixels} chart bar pixels above the table"
+    );
     let stripes = bands(&image, STRIPE);
     let below: Vec<_> = stripes
         .iter()

@@ -2,9 +2,12 @@
 //! profile values as inert text, and the workbook reads back.
 
 mod audit;
+mod charts;
 mod chromium;
 mod compare;
 mod decide;
+mod export;
+mod joiners_movers;
 mod options;
 
 use calamine::{Data, Reader, Xlsx, open_workbook};

@@ -180,3 +180,79 @@ fn named_reviewer_and_group_scope() {
         Err(idaudit_review::ReviewError::UnknownGroup { .. })
     ));
 }
+
+#[test]
+fn app_owner_reviews_by_id_or_label() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut store = store(folder.path());
+    let owners = [
+        ("payroll", "owner@example.com"),
+        ("0oapmt", "cfo@example.com"),
+        ("Retired App", "nobody@example.com"),
+    ]
+    .into_iter()
+    .map(|(app, login)| (app.to_string(), login.to_string()))
+    .collect();
+    let options = idaudit_review::StartOptions {
+        reviewer: idaudit_review::ReviewerRule::AppOwner(owners),
+        ..idaudit_review::StartOptions::default()
+    };
+    let started = idaudit_review::start_campaign_with(&mut store, "org", "Q4", &options).unwrap();
+    let campaign = store.campaign(Some(started.id)).unwrap().unwrap();
+    assert_eq!(campaign.scope["reviewer"], "app-owner");
+    assert_eq!(started.reviewers, 2);
+
+    let items = store.campaign_items(started.id).unwrap();
+    let find = |user: &str, app: &str| {
+        items
+            .iter()
+            .find(|item| item.user_id == user && item.app_label == app)
+            .unwrap()
+    };
+    // Matched by label, case-insensitively; the owner is a synced user.
+    for user in ["amy", "ben"] {
+        let payroll = find(user, "Payroll");
+        assert_eq!(payroll.reviewer_login, "owner@example.com");
+        assert_eq!(payroll.reviewer_id.as_deref(), Some("owner"));
+    }
+    // Matched by app id; the owner is not in the directory.
+    let payments = find("amy", "Payments");
+    assert_eq!(payments.reviewer_login, "cfo@example.com");
+    assert_eq!(payments.reviewer_id, None);
+    assert_eq!(payments.reviewer_name, "cfo@example.com");
+}
+
+#[test]
+fn app_without_owner_goes_to_fallback() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut store = store(folder.path());
+    let owners = [("Payroll".to_string(), "owner@example.com".to_string())].into();
+    let options = idaudit_review::StartOptions {
+        reviewer: idaudit_review::ReviewerRule::AppOwner(owners),
+        ..idaudit_review::StartOptions::default()
+    };
+    let started = idaudit_review::start_campaign_with(&mut store, "org", "Q4", &options).unwrap();
+    let items = store.campaign_items(started.id).unwrap();
+    let payments: Vec<_> = items
+        .iter()
+        .filter(|item| item.app_label == "Payments")
+        .collect();
+    assert_eq!(payments.len(), 1);
+    assert_eq!(
+        payments[0].reviewer_login,
+        idaudit_review::FALLBACK_REVIEWER
+    );
+    assert_eq!(payments[0].reviewer_id, None);
+    assert_eq!(payments[0].reviewer_name, "No app owner configured");
+    let payroll = items
+        .iter()
+        .filter(|item| item.app_label == "Payroll")
+        .count();
+    assert_eq!(payroll, 2);
+    assert!(
+        items
+            .iter()
+            .filter(|item| item.app_label == "Payroll")
+            .all(|item| item.reviewer_login == "owner@example.com")
+    );
+}
