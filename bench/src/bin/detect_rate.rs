@@ -1,18 +1,23 @@
 //! Detection throughput: events per second through the built-in pack
-//! (native, Sigma detection and correlation rules) and through the SigmaHQ
-//! Okta rules, on one core, over simulator events.
+//! (native, Sigma detection and correlation rules), through the SigmaHQ
+//! Okta rules and through the full pack (both in one detector), on one
+//! core, over simulator events.
 //!
 //! Run: `cargo run --release -p idaudit-bench --bin detect_rate -- MODE ...`
 //!
 //! - `generate USERS DAYS SEEDS` generates SEEDS orgs of USERS users and
 //!   DAYS days of System Log, one at a time and laid end to end in time,
-//!   and streams each through one built-in-pack detector and one SigmaHQ
-//!   detector, printing both rates and the process's resident memory.
+//!   and streams each through one built-in-pack detector, one SigmaHQ
+//!   detector and one full-pack detector, printing the three rates and the
+//!   process's resident memory.
 //! - `write USERS DAYS SEEDS JSONL` writes the same events, one per line,
 //!   to a file or to stdout for `-`, for `bench/detect_sqlite.py`.
 //! - `file JSONL [PASS]...` times passes over a file's events: `parse`
 //!   (a whole `serde_json::Value`), `project` (the built-in detector's own
-//!   parse only), `builtin`, `sigmahq`, and `matches`, which prints how
+//!   parse only), `builtin`, `sigmahq`, `full` (the built-in pack and the
+//!   SigmaHQ rules in one detector), `fields`, which prints how many values
+//!   the full pack's parse keeps for the first event of each type, and
+//!   `matches`, which prints how
 //!   many events each SigmaHQ detection matches, for comparison with
 //!   `bench/detect_sqlite.py`.
 //!
@@ -49,7 +54,14 @@ fn main() -> Result<()> {
     }
 }
 
-const USAGE: &str = "Usage: detect_rate generate USERS DAYS SEEDS | write USERS DAYS SEEDS JSONL|- | file JSONL [parse|project|builtin|sigmahq|matches]...";
+const USAGE: &str = "Usage: detect_rate generate USERS DAYS SEEDS | write USERS DAYS SEEDS JSONL|- | file JSONL [parse|project|builtin|sigmahq|full|fields|matches]...";
+
+/// Returns the built-in pack with the SigmaHQ Okta rules added.
+fn full_pack() -> Result<RuleSet> {
+    let mut set = RuleSet::builtin()?;
+    set.extend(RuleSet::sigmahq()?);
+    Ok(set)
+}
 
 fn org_arguments(arguments: &[String]) -> Result<(usize, u32, usize)> {
     let [users, days, seeds, ..] = arguments else {
@@ -97,8 +109,8 @@ fn first_end() -> chrono::DateTime<Utc> {
         .unwrap_or_default()
 }
 
-/// Generates one org at a time and runs the built-in pack, then the
-/// SigmaHQ rules, over each in turn, with one detector of each for all
+/// Generates one org at a time and runs the built-in pack, the SigmaHQ
+/// rules and the full pack over each in turn, with one detector of each for all
 /// of them, timing only parsing and detection. Prints the resident memory
 /// every tenth org and the peak at the end.
 fn run_streaming(users: usize, days: u32, seeds: usize) -> Result<()> {
@@ -111,29 +123,48 @@ fn run_streaming(users: usize, days: u32, seeds: usize) -> Result<()> {
             "sigmahq",
             RuleSet::sigmahq()?.detector(Settings::default())?,
         ),
+        ("full", full_pack()?.detector(Settings::default())?),
     ];
-    let mut seconds = [Seconds::default(); 2];
-    let mut alerts = [0usize; 2];
+    let mut seconds = [Seconds::default(); 3];
+    let mut alerts = [0usize; 3];
     let mut events = 0;
+    // On-CPU seconds and events since the last progress line, to show
+    // whether the rates change as state builds up over the run.
+    let mut recent_cpu = [0f64; 3];
+    let mut recent_events = 0;
     for seed in 0..seeds {
         let batch = generate(users, days, 1, seed);
         for (index, (_, detector)) in passes.iter_mut().enumerate() {
             let clock = Clock::start();
+            let mut event = Event::default();
             for text in &batch {
-                let event = detector
-                    .parse(text)
+                detector
+                    .parse_into(text, &mut event)
                     .map_err(|error| anyhow::anyhow!("Generated event not readable: {error:?}"))?;
                 alerts[index] += detector.observe(&event).len();
             }
-            seconds[index] += clock.seconds();
+            let spent = clock.seconds();
+            seconds[index] += spent;
+            recent_cpu[index] += spent.cpu;
         }
         events += batch.len();
+        recent_events += batch.len();
         if seed % 10 == 9 || seed + 1 == seeds {
+            let rates: Vec<String> = passes
+                .iter()
+                .zip(&recent_cpu)
+                .map(|((name, _), cpu)| {
+                    format!("{name} {:.0}", recent_events as f64 / cpu.max(1e-9))
+                })
+                .collect();
             eprintln!(
-                "After {} orgs ({events} events): resident memory {} MB",
+                "After {} orgs ({events} events): resident memory {} MB; events/s on CPU since the last line: {}",
                 seed + 1,
-                memory_kb("VmRSS") / 1024
+                memory_kb("VmRSS") / 1024,
+                rates.join(", ")
             );
+            recent_cpu = [0.0; 3];
+            recent_events = 0;
         }
     }
     for (index, (name, detector)) in passes.iter_mut().enumerate() {
@@ -177,6 +208,11 @@ fn run_file(path: &str, passes: &[&str]) -> Result<()> {
             "project" => time_project(&RuleSet::builtin()?, &events)?,
             "builtin" => time_pass(Some(&RuleSet::builtin()?), &events)?,
             "sigmahq" => time_pass(Some(&RuleSet::sigmahq()?), &events)?,
+            "full" => time_pass(Some(&full_pack()?), &events)?,
+            "fields" => {
+                print_kept_fields(&events)?;
+                continue;
+            }
             "matches" => {
                 print_sigmahq_matches(&events)?;
                 continue;
@@ -252,8 +288,10 @@ fn thread_cpu_nanoseconds() -> u64 {
         .unwrap_or(0)
 }
 
-/// Parses every event and, given a rule set, runs it; returns the time
-/// taken and the number of alert updates. Without a rule set the events are
+/// Parses every event and, given a rule set, runs it. Returns the time
+/// taken and the number of alert updates. With a rule set, each event is
+/// parsed into the same [`Event`] with the detector's `parse_into`, as
+/// stored events are read for detection. Without one, the events are
 /// parsed in full, as `Event::parse` does.
 fn time_pass(set: Option<&RuleSet>, events: &[&str]) -> Result<(Seconds, usize)> {
     let mut detector = set
@@ -262,12 +300,13 @@ fn time_pass(set: Option<&RuleSet>, events: &[&str]) -> Result<(Seconds, usize)>
     let clock = Clock::start();
     let mut alerts = 0;
     let mut parsed = 0;
+    let mut event = Event::default();
     for text in events {
         match &mut detector {
             Some(detector) => {
-                let Ok(event) = detector.parse(text) else {
+                if detector.parse_into(text, &mut event).is_err() {
                     continue;
-                };
+                }
                 alerts += detector.observe(&event).len();
             }
             None => {
@@ -295,9 +334,10 @@ fn time_pass(set: Option<&RuleSet>, events: &[&str]) -> Result<(Seconds, usize)>
 fn time_project(set: &RuleSet, events: &[&str]) -> Result<(Seconds, usize)> {
     let detector = set.detector(Settings::default())?;
     let clock = Clock::start();
+    let mut event = Event::default();
     for text in events {
-        let event = detector.parse(text);
-        std::hint::black_box(&event);
+        let parsed = detector.parse_into(text, &mut event);
+        std::hint::black_box((&parsed, &event));
     }
     Ok((clock.seconds(), 0))
 }
@@ -319,6 +359,33 @@ fn write_jsonl(path: &str, users: usize, days: u32, seeds: usize) -> Result<()> 
     }
     writer.flush()?;
     Ok(())
+}
+
+/// Prints, for the first event of each type, how many scalar values the
+/// full pack's parse keeps.
+fn print_kept_fields(events: &[&str]) -> Result<()> {
+    let detector = full_pack()?.detector(Settings::default())?;
+    let mut seen = std::collections::BTreeMap::new();
+    for text in events {
+        let Ok(event) = detector.parse(text) else {
+            continue;
+        };
+        if !seen.contains_key(&event.event_type) {
+            seen.insert(event.event_type.clone(), count_scalars(&event.value));
+        }
+    }
+    for (event_type, count) in seen {
+        println!("fields {count:>4}  {event_type}");
+    }
+    Ok(())
+}
+
+fn count_scalars(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Object(map) => map.values().map(count_scalars).sum(),
+        serde_json::Value::Array(items) => items.iter().map(count_scalars).sum(),
+        _ => 1,
+    }
 }
 
 /// Prints how many events each SigmaHQ detection matches, before

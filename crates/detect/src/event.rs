@@ -85,13 +85,31 @@ impl Event {
         Event::from_value(value)
     }
 
-    /// Parses a stored LogEvent, keeping only the fields in `projection`.
-    pub(crate) fn parse_projected(
+    /// Parses a stored LogEvent into `event`, keeping only the fields in
+    /// `projection` and reusing the allocations of the event parsed before.
+    /// On error `event` must not be read.
+    pub(crate) fn parse_projected_into(
         raw: &str,
         projection: &Projection,
-    ) -> Result<Event, Unrecognised> {
-        let value = projection.parse(raw).map_err(|_| Unrecognised::NotJson)?;
-        Event::from_value(value)
+        event: &mut Event,
+    ) -> Result<(), Unrecognised> {
+        projection
+            .parse_into(raw, &mut event.value)
+            .map_err(|_| Unrecognised::NotJson)?;
+        match event.value.get("eventType") {
+            Some(Value::String(text)) if !text.is_empty() => {
+                event.event_type.clear();
+                event.event_type.push_str(text);
+            }
+            _ => return Err(Unrecognised::NotLogEvent),
+        }
+        event.uuid.clear();
+        if let Some(uuid) = event.value.get("uuid").and_then(Value::as_str) {
+            event.uuid.push_str(uuid);
+        }
+        event.published = published(&event.value);
+        event.system_actor = OnceLock::new();
+        Ok(())
     }
 
     /// Reads the fields every rule needs from a parsed LogEvent.
@@ -105,11 +123,7 @@ impl Event {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let published = value
-            .get("published")
-            .and_then(Value::as_str)
-            .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-            .map(|time| time.with_timezone(&Utc));
+        let published = published(&value);
         Ok(Event {
             uuid,
             published,
@@ -193,6 +207,24 @@ impl Event {
         }
     }
 
+    /// Appends the autonomous system number of the client IP, as
+    /// [`Event::asn`] returns it, to `buffer`. Returns false when there is none.
+    pub(crate) fn write_asn(&self, buffer: &mut String) -> bool {
+        use std::fmt::Write;
+
+        let Some(context) = self.value.get("securityContext") else {
+            return false;
+        };
+        match context.get("asNumber") {
+            Some(Value::Number(number)) => write!(buffer, "{number}").is_ok(),
+            Some(Value::String(text)) if !text.is_empty() => {
+                buffer.push_str(text);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Returns the latitude and longitude of the client IP, in degrees.
     pub fn geolocation(&self) -> Option<(f64, f64)> {
         let location = self
@@ -205,6 +237,29 @@ impl Event {
             location.get("lon")?.as_f64()?,
         ))
     }
+}
+
+impl Default for Event {
+    /// Returns an event with no fields, to parse into with
+    /// [`crate::Detector::parse_into`].
+    fn default() -> Event {
+        Event {
+            uuid: String::new(),
+            published: None,
+            event_type: String::new(),
+            value: Value::Null,
+            system_actor: OnceLock::new(),
+        }
+    }
+}
+
+/// Returns the `published` time of an event, if it is valid RFC 3339.
+fn published(value: &Value) -> Option<DateTime<Utc>> {
+    value
+        .get("published")
+        .and_then(Value::as_str)
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+        .map(|time| time.with_timezone(&Utc))
 }
 
 /// Returns the most readable name of an actor or target: the alternate id

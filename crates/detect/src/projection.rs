@@ -98,16 +98,21 @@ impl Projection {
         self.add(&segments);
     }
 
-    /// Parses JSON text, keeping only the projected fields.
-    pub fn parse(&self, text: &str) -> Result<Value, ScanError> {
+    /// Parses JSON text into `target`, keeping only the projected fields.
+    ///
+    /// The result does not depend on what `target` held before, but its
+    /// strings, maps and arrays are overwritten in place, so
+    /// parsing one event after another into the same value allocates
+    /// little. On error `target` contains part of the text and must not be read.
+    pub fn parse_into(&self, text: &str, target: &mut Value) -> Result<(), ScanError> {
         let mut scanner = Scanner::new(text);
         scanner.skip_whitespace();
-        let value = scanner.value(self, 0)?;
+        scanner.value_into(self, 0, target)?;
         scanner.skip_whitespace();
         if scanner.position != scanner.bytes.len() {
             return Err(ScanError);
         }
-        Ok(value)
+        Ok(())
     }
 }
 
@@ -155,8 +160,16 @@ impl Projections {
 
     /// Parses a stored LogEvent with the projection for its event type.
     pub fn parse(&self, raw: &str) -> Result<Event, Unrecognised> {
+        let mut event = Event::default();
+        self.parse_into(raw, &mut event)?;
+        Ok(event)
+    }
+
+    /// Parses a stored LogEvent like [`Projections::parse`], into `event`,
+    /// reusing the allocations of the event parsed into it before.
+    pub fn parse_into(&self, raw: &str, event: &mut Event) -> Result<(), Unrecognised> {
         let Some(guess) = self.event_type_guess(raw) else {
-            return Event::parse_projected(raw, &self.union);
+            return Event::parse_projected_into(raw, &self.union, event);
         };
         let projection = match self.by_type.get(guess) {
             Some(projection) => projection,
@@ -164,12 +177,12 @@ impl Projections {
             None if guess.bytes().any(|byte| byte.is_ascii_uppercase()) => &self.union,
             None => &self.other,
         };
-        let event = Event::parse_projected(raw, projection)?;
+        Event::parse_projected_into(raw, projection, event)?;
         if event.event_type == guess {
-            return Ok(event);
+            return Ok(());
         }
         // The key found was not the top-level one, or the type has escapes.
-        Event::parse_projected(raw, &self.union)
+        Event::parse_projected_into(raw, &self.union, event)
     }
 
     /// Returns the text after the first `"eventType":"`, up to the next
@@ -192,6 +205,10 @@ pub(crate) struct ScanError;
 /// Nesting deeper than this is rejected, as `serde_json` rejects it, so
 /// that hostile input cannot overflow the stack.
 const MAX_DEPTH: usize = 128;
+
+/// Kept keys of one object that [`Scanner::object_into`] tracks when it
+/// reuses a map; an object with more is parsed afresh.
+const MAX_TRACKED_KEYS: usize = 16;
 
 /// A single-pass JSON reader over bytes.
 ///
@@ -238,8 +255,14 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    /// Reads a value, keeping what `projection` keeps.
-    fn value(&mut self, projection: &Projection, depth: usize) -> Result<Value, ScanError> {
+    /// Reads a value into `slot`, keeping what `projection` keeps and
+    /// reusing the allocations of what `slot` held before.
+    fn value_into(
+        &mut self,
+        projection: &Projection,
+        depth: usize,
+        slot: &mut Value,
+    ) -> Result<(), ScanError> {
         if depth > MAX_DEPTH {
             return Err(ScanError);
         }
@@ -249,89 +272,155 @@ impl<'a> Scanner<'a> {
             Projection::All if matches!(first, b'{' | b'[') => {
                 let start = self.position;
                 self.skip_value(depth)?;
-                return serde_json::from_str(&self.text[start..self.position])
-                    .map_err(|_| ScanError);
+                *slot = serde_json::from_str(&self.text[start..self.position])
+                    .map_err(|_| ScanError)?;
+                return Ok(());
             }
             Projection::All => &[],
         };
         match first {
-            b'{' => self.object(children, depth),
-            b'[' => self.array(projection, depth),
-            b'"' => self.string().map(Value::String),
-            b't' => self.literal(b"true").map(|()| Value::Bool(true)),
-            b'f' => self.literal(b"false").map(|()| Value::Bool(false)),
-            b'n' => self.literal(b"null").map(|()| Value::Null),
-            _ => self.number(),
+            b'{' => self.object_into(children, depth, slot),
+            b'[' => self.array_into(projection, depth, slot),
+            b'"' => self.string_into(slot),
+            b't' => self.literal(b"true").map(|()| *slot = Value::Bool(true)),
+            b'f' => self.literal(b"false").map(|()| *slot = Value::Bool(false)),
+            b'n' => self.literal(b"null").map(|()| *slot = Value::Null),
+            _ => self.number().map(|number| *slot = number),
         }
     }
 
-    fn object(
+    /// Reads an object into `slot`. Keys kept from an earlier value are
+    /// updated in place and those this object lacks are removed afterwards.
+    fn object_into(
         &mut self,
         children: &[(String, Projection)],
         depth: usize,
-    ) -> Result<Value, ScanError> {
-        self.position += 1;
-        let mut map = Map::new();
-        self.skip_whitespace();
-        if self.peek() == Some(b'}') {
-            self.position += 1;
-            return Ok(Value::Object(map));
+        slot: &mut Value,
+    ) -> Result<(), ScanError> {
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
         }
-        loop {
+        let Value::Object(map) = slot else {
+            return Err(ScanError);
+        };
+        let start = self.position;
+        // A map that starts empty needs no record of the keys set: every
+        // key in it at the end was set by this object.
+        let mut reused = !map.is_empty();
+        let mut kept = [(0usize, 0usize); MAX_TRACKED_KEYS];
+        let mut kept_count = 0;
+        'restart: loop {
+            self.position = start + 1;
             self.skip_whitespace();
-            let (start, end, escaped) = self.raw_string()?;
-            self.expect(b':')?;
-            self.skip_whitespace();
-            // Okta's keys have no escapes, so a key is decoded, and copied,
-            // only when it is kept.
-            let decoded;
-            let key = if escaped {
-                decoded = decode_string(&self.text[start - 1..end + 1])?;
-                decoded.as_str()
-            } else {
-                &self.text[start..end]
-            };
-            let child = children
-                .iter()
-                .find(|(name, _)| key.eq_ignore_ascii_case(name))
-                .map(|(_, child)| child);
-            match child {
-                Some(child) => {
-                    let key = key.to_string();
-                    let value = self.value(child, depth + 1)?;
-                    map.insert(key, value);
-                }
-                None => self.skip_value(depth + 1)?,
+            if self.peek() == Some(b'}') {
+                self.position += 1;
+                map.clear();
+                return Ok(());
             }
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => self.position += 1,
-                Some(b'}') => {
-                    self.position += 1;
-                    return Ok(Value::Object(map));
+            loop {
+                self.skip_whitespace();
+                let (key_start, key_end, escaped) = self.raw_string()?;
+                self.expect(b':')?;
+                self.skip_whitespace();
+                // Okta's keys have no escapes, so a key is decoded, and
+                // copied, only when it is kept.
+                let decoded;
+                let key = if escaped {
+                    decoded = decode_string(&self.text[key_start - 1..key_end + 1])?;
+                    decoded.as_str()
+                } else {
+                    &self.text[key_start..key_end]
+                };
+                let child = children
+                    .iter()
+                    .find(|(name, _)| key.eq_ignore_ascii_case(name))
+                    .map(|(_, child)| child);
+                match child {
+                    Some(child) => {
+                        if reused {
+                            let tracked = kept[..kept_count]
+                                .iter()
+                                .any(|&(from, to)| &self.text[from..to] == key);
+                            if escaped || (!tracked && kept_count == MAX_TRACKED_KEYS) {
+                                // Too unusual to track: parse the object afresh.
+                                map.clear();
+                                reused = false;
+                                continue 'restart;
+                            }
+                            if !tracked {
+                                kept[kept_count] = (key_start, key_end);
+                                kept_count += 1;
+                            }
+                        }
+                        match map.get_mut(key) {
+                            Some(existing) => self.value_into(child, depth + 1, existing)?,
+                            None => {
+                                let mut value = Value::Null;
+                                self.value_into(child, depth + 1, &mut value)?;
+                                map.insert(key.to_string(), value);
+                            }
+                        }
+                    }
+                    None => self.skip_value(depth + 1)?,
                 }
-                _ => return Err(ScanError),
+                self.skip_whitespace();
+                match self.peek() {
+                    Some(b',') => self.position += 1,
+                    Some(b'}') => {
+                        self.position += 1;
+                        break 'restart;
+                    }
+                    _ => return Err(ScanError),
+                }
             }
         }
+        if reused && map.len() > kept_count {
+            let text = self.text;
+            let kept = &kept[..kept_count];
+            map.retain(|key, _| kept.iter().any(|&(from, to)| &text[from..to] == key));
+        }
+        Ok(())
     }
 
-    fn array(&mut self, projection: &Projection, depth: usize) -> Result<Value, ScanError> {
+    /// Reads an array into `slot`, element by element with the same projection.
+    fn array_into(
+        &mut self,
+        projection: &Projection,
+        depth: usize,
+        slot: &mut Value,
+    ) -> Result<(), ScanError> {
+        if !slot.is_array() {
+            *slot = Value::Array(Vec::new());
+        }
+        let Value::Array(items) = slot else {
+            return Err(ScanError);
+        };
         self.position += 1;
-        let mut items = Vec::new();
         self.skip_whitespace();
+        let mut count = 0;
         if self.peek() == Some(b']') {
             self.position += 1;
-            return Ok(Value::Array(items));
+            items.clear();
+            return Ok(());
         }
         loop {
             self.skip_whitespace();
-            items.push(self.value(projection, depth + 1)?);
+            match items.get_mut(count) {
+                Some(item) => self.value_into(projection, depth + 1, item)?,
+                None => {
+                    let mut item = Value::Null;
+                    self.value_into(projection, depth + 1, &mut item)?;
+                    items.push(item);
+                }
+            }
+            count += 1;
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => self.position += 1,
                 Some(b']') => {
                     self.position += 1;
-                    return Ok(Value::Array(items));
+                    items.truncate(count);
+                    return Ok(());
                 }
                 _ => return Err(ScanError),
             }
@@ -362,13 +451,22 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn string(&mut self) -> Result<String, ScanError> {
+    /// Reads a string into `slot`, reusing the string already in `slot`, if any.
+    fn string_into(&mut self, slot: &mut Value) -> Result<(), ScanError> {
         let (start, end, escaped) = self.raw_string()?;
         if escaped {
-            decode_string(&self.text[start - 1..end + 1])
-        } else {
-            Ok(self.text[start..end].to_string())
+            *slot = Value::String(decode_string(&self.text[start - 1..end + 1])?);
+            return Ok(());
         }
+        let text = &self.text[start..end];
+        match slot {
+            Value::String(existing) => {
+                existing.clear();
+                existing.push_str(text);
+            }
+            other => *other = Value::String(text.to_string()),
+        }
+        Ok(())
     }
 
     fn literal(&mut self, word: &[u8]) -> Result<(), ScanError> {
@@ -478,7 +576,13 @@ fn find_quote_or_backslash(bytes: &[u8], start: usize) -> Option<usize> {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let word = u64::from_ne_bytes(word);
-        if has_zero(word ^ QUOTES) | has_zero(word ^ BACKSLASHES) != 0 {
+        let found = has_zero(word ^ QUOTES) | has_zero(word ^ BACKSLASHES);
+        if found != 0 {
+            // The lowest flagged byte is exact (a borrow only flags bytes
+            // above a true match), and on little-endian it comes first.
+            if cfg!(target_endian = "little") {
+                return Some(at + found.trailing_zeros() as usize / 8);
+            }
             break;
         }
         at += 8;

@@ -444,6 +444,14 @@ impl Detector {
         self.projection.parse(raw)
     }
 
+    /// Parses a stored LogEvent like [`Detector::parse`], into `event`.
+    /// The strings, maps and arrays of the event parsed into it before are
+    /// reused, so a loop that parses every event into one [`Event`] spends
+    /// little on allocation. On error `event` must not be read.
+    pub fn parse_into(&self, raw: &str, event: &mut Event) -> Result<(), Unrecognised> {
+        self.projection.parse_into(raw, event)
+    }
+
     /// Evaluates one event and returns the alerts to store: new ones and
     /// new versions of earlier ones, under the same id.
     pub fn observe(&mut self, event: &Event) -> Vec<Alert> {
@@ -503,8 +511,8 @@ pub(crate) struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    pub fn parse(&self, raw: &str) -> Result<Event, Unrecognised> {
-        self.projection.parse(raw)
+    pub fn parse_into(&self, raw: &str, event: &mut Event) -> Result<(), Unrecognised> {
+        self.projection.parse_into(raw, event)
     }
 
     pub fn observe(&mut self, event: &Event, alerts: &mut Vec<Alert>) {

@@ -39,7 +39,7 @@ impl Attribute {
     fn read(self, event: &Event, buffer: &mut String) -> bool {
         match self {
             Attribute::Country => event.country().map(|country| buffer.push_str(country)),
-            Attribute::Asn => event.asn().map(|asn| buffer.push_str(&asn)),
+            Attribute::Asn => return event.write_asn(buffer),
             Attribute::Device => event.text("client.userAgent.os").map(|os| {
                 let browser = event.text("client.userAgent.browser").unwrap_or("UNKNOWN");
                 buffer.push_str(os);
@@ -169,17 +169,22 @@ impl FirstSeen {
             self.forget(time);
         }
         let user = super::lower(user);
-        if !self.users.contains_key(user.as_ref()) {
-            let baseline = Baseline {
-                since: time,
-                last: time,
-                sign_ins: 0,
-                seen: FxHashMap::default(),
-            };
-            self.users.insert(user.as_ref().into(), baseline);
-        }
-        let Some(baseline) = self.users.get_mut(user.as_ref()) else {
-            return;
+        // One lookup for a known user; a new one is inserted, then found.
+        let baseline = match self.users.get_mut(user.as_ref()) {
+            Some(baseline) => baseline,
+            None => {
+                let baseline = Baseline {
+                    since: time,
+                    last: time,
+                    sign_ins: 0,
+                    seen: FxHashMap::default(),
+                };
+                self.users.insert(user.as_ref().into(), baseline);
+                let Some(baseline) = self.users.get_mut(user.as_ref()) else {
+                    return;
+                };
+                baseline
+            }
         };
         let learnt =
             time - baseline.since >= self.learning && baseline.sign_ins >= self.min_sign_ins;

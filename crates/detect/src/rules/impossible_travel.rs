@@ -21,7 +21,6 @@ pub const RULE_ID: &str = "impossible-travel";
 /// Mean radius of the Earth, in kilometres.
 const EARTH_RADIUS_KM: f64 = 6371.0;
 
-#[derive(Clone)]
 struct SignIn {
     time: DateTime<Utc>,
     location: (f64, f64),
@@ -60,6 +59,17 @@ impl Default for ImpossibleTravel {
             last: FxHashMap::default(),
             swept: None,
         }
+    }
+}
+
+/// Sets `slot` to `text`, reusing the string `slot` holds.
+fn replace_text(slot: &mut Option<String>, text: Option<&str>) {
+    match (slot.as_mut(), text) {
+        (Some(existing), Some(text)) => {
+            existing.clear();
+            existing.push_str(text);
+        }
+        (_, text) => *slot = text.map(str::to_string),
     }
 }
 
@@ -116,27 +126,34 @@ impl Rule for ImpossibleTravel {
                 .retain(|_, sign_in| time - sign_in.time <= horizon);
         }
         let user = super::lower(user);
-        let current = SignIn {
+        let current = |event: &Event| SignIn {
             time,
             location,
             country: event.country().map(str::to_string),
             ip: event.client_ip().map(str::to_string),
             uuid: event.uuid.clone(),
         };
-        let previous = match self.last.get_mut(user.as_ref()) {
-            Some(previous) => std::mem::replace(previous, current.clone()),
-            None => {
-                self.last.insert(user.as_ref().into(), current);
-                return;
-            }
+        let Some(previous) = self.last.get_mut(user.as_ref()) else {
+            self.last.insert(user.as_ref().into(), current(event));
+            return;
         };
-        let distance = haversine_km(previous.location, current.location);
-        let hours = (current.time - previous.time).num_seconds().max(1) as f64 / 3600.0;
+        let distance = haversine_km(previous.location, location);
+        let hours = (time - previous.time).num_seconds().max(1) as f64 / 3600.0;
         let speed = distance / hours;
-        if distance < self.min_distance_km || speed < self.max_speed_kmh {
+        if distance >= self.min_distance_km && speed >= self.max_speed_kmh {
+            let current = current(event);
+            alerts.push(travel_alert(&user, previous, &current, distance, speed));
+            *previous = current;
             return;
         }
-        alerts.push(travel_alert(&user, &previous, &current, distance, speed));
+        // Most sign-ins raise nothing: the last one is updated in place,
+        // without allocating.
+        previous.time = time;
+        previous.location = location;
+        replace_text(&mut previous.country, event.country());
+        replace_text(&mut previous.ip, event.client_ip());
+        previous.uuid.clear();
+        previous.uuid.push_str(&event.uuid);
     }
 
     fn finish(&mut self, _alerts: &mut Vec<Alert>) {}

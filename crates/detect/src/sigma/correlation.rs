@@ -5,6 +5,13 @@
 //! last `timespan`. When the condition holds, a burst starts; it grows while
 //! the condition keeps holding on matches less than `timespan` after the
 //! burst's last one, and it raises one alert that each growth updates.
+//!
+//! A window keeps every match of its last `timespan`, so a busy stream keeps
+//! about `events per second × timespan` matches in memory. Each match is
+//! therefore kept in 48 bytes: its time in microseconds, the event's uuid as
+//! 16 bytes when it has the usual lower-case form, and numbers that stand
+//! for its client IP, actor and counted value in a table of names shared by
+//! the correlation's groups ([`Names`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -188,16 +195,60 @@ fn parse_aliases(value: Option<&Value>) -> HashMap<String, HashMap<String, Strin
         .collect()
 }
 
-/// One match of a referenced rule, inside a group's window.
+/// One match of a referenced rule, inside a group's window. Text fields
+/// are ids in the correlation's [`Names`], or [`NO_NAME`].
 #[derive(Clone, Debug)]
 struct Hit {
-    time: DateTime<Utc>,
+    /// Microseconds since the Unix epoch.
+    time: i64,
     /// Position of the matched rule in the correlation's `rules`.
-    rule: usize,
+    rule: u32,
     /// The `value_count` field's value.
-    value: Option<Box<str>>,
-    /// Shared by every correlation the event feeds.
-    entities: Arc<HitEntities>,
+    value: u32,
+    ip: u32,
+    user: u32,
+    /// The uuid's 16 bytes, or the id of its text in `uuid_text`.
+    uuid: [u8; 16],
+    uuid_text: u32,
+}
+
+/// Reads a lower-case hyphenated UUID, as Okta writes them, into 16 bytes;
+/// `None` for any other text, which [`uuid_text`] could not restore as it was.
+fn uuid_bytes(text: &str) -> Option<[u8; 16]> {
+    let digits = text.as_bytes();
+    if digits.len() != 36 || [8, 13, 18, 23].iter().any(|&at| digits[at] != b'-') {
+        return None;
+    }
+    let mut nibbles = digits.iter().filter(|&&digit| digit != b'-');
+    let mut bytes = [0u8; 16];
+    for byte in &mut bytes {
+        let high = lower_hex(*nibbles.next()?)?;
+        let low = lower_hex(*nibbles.next()?)?;
+        *byte = high << 4 | low;
+    }
+    Some(bytes)
+}
+
+/// Writes 16 bytes as a lower-case hyphenated UUID.
+fn uuid_text(bytes: &[u8; 16]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(36);
+    for (index, byte) in bytes.iter().enumerate() {
+        if matches!(index, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
+}
+
+fn lower_hex(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    }
 }
 
 /// The matched event: its uuid, and its client IP and actor, which name the
@@ -227,12 +278,22 @@ pub struct Burst {
 }
 
 impl Burst {
-    fn tally(&mut self, entities: &HitEntities) {
-        if let Some(ip) = &entities.ip {
-            *self.ips.entry(ip.clone()).or_default() += 1;
+    fn tally(&mut self, ip: Option<&str>, user: Option<&str>) {
+        if let Some(ip) = ip {
+            match self.ips.get_mut(ip) {
+                Some(count) => *count += 1,
+                None => {
+                    self.ips.insert(ip.to_string(), 1);
+                }
+            }
         }
-        if let Some(user) = &entities.user {
-            *self.users.entry(user.clone()).or_default() += 1;
+        if let Some(user) = user {
+            match self.users.get_mut(user) {
+                Some(count) => *count += 1,
+                None => {
+                    self.users.insert(user.to_string(), 1);
+                }
+            }
         }
     }
 
@@ -260,49 +321,129 @@ fn top(counts: &BTreeMap<String, u64>) -> Option<&str> {
     best.map(|(name, _)| name)
 }
 
+/// The id of an absent name.
+const NO_NAME: u32 = u32::MAX;
+
+/// The texts the matches in a correlation's windows refer to, each stored
+/// once with the number of references to it, and dropped with the last.
+#[derive(Default)]
+struct Names {
+    ids: FxHashMap<Arc<str>, u32>,
+    /// Each id's text and references; `None` for a free id.
+    slots: Vec<Option<(Arc<str>, u32)>>,
+    free: Vec<u32>,
+}
+
+impl Names {
+    /// Returns the id of `text`, counting one more reference to it.
+    fn acquire(&mut self, text: Option<&str>) -> u32 {
+        let Some(text) = text else {
+            return NO_NAME;
+        };
+        if let Some(&id) = self.ids.get(text) {
+            if let Some(Some((_, references))) = self.slots.get_mut(id as usize) {
+                *references += 1;
+            }
+            return id;
+        }
+        let shared: Arc<str> = Arc::from(text);
+        let slot = Some((Arc::clone(&shared), 1));
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = slot;
+                id
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.ids.insert(shared, id);
+        id
+    }
+
+    /// Counts one reference less to `id`, and drops its text with the last.
+    fn release(&mut self, id: u32) {
+        let Some(slot) = self.slots.get_mut(id as usize) else {
+            return;
+        };
+        let Some((text, references)) = slot else {
+            return;
+        };
+        *references -= 1;
+        if *references == 0 {
+            self.ids.remove(text);
+            *slot = None;
+            self.free.push(id);
+        }
+    }
+
+    fn get(&self, id: u32) -> Option<&str> {
+        match self.slots.get(id as usize) {
+            Some(Some((text, _))) => Some(text),
+            _ => None,
+        }
+    }
+
+    fn release_hit(&mut self, hit: &Hit) {
+        for id in [hit.value, hit.ip, hit.user, hit.uuid_text] {
+            self.release(id);
+        }
+    }
+
+    fn uuid(&self, hit: &Hit) -> String {
+        match self.get(hit.uuid_text) {
+            Some(text) => text.to_string(),
+            None => uuid_text(&hit.uuid),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Group {
     window: VecDeque<Hit>,
-    /// Matches in the window per distinct `value_count` value.
-    values: FxHashMap<Box<str>, u32>,
+    /// Matches in the window per distinct `value_count` value, by name id.
+    values: FxHashMap<u32, u32>,
     /// Matches in the window per position in `rules`, for `temporal`.
     rules: Vec<u32>,
-    burst: Option<Burst>,
+    /// Boxed, because most groups never start a burst and a stream can
+    /// hold one group per recent session or sign-in.
+    burst: Option<Box<Burst>>,
 }
 
 impl Group {
     fn push(&mut self, hit: Hit) {
-        if let Some(value) = &hit.value {
-            match self.values.get_mut(value) {
-                Some(count) => *count += 1,
-                None => {
-                    self.values.insert(value.clone(), 1);
-                }
-            }
+        if hit.value != NO_NAME {
+            *self.values.entry(hit.value).or_default() += 1;
         }
-        if self.rules.len() <= hit.rule {
-            self.rules.resize(hit.rule + 1, 0);
+        let rule = hit.rule as usize;
+        if self.rules.len() <= rule {
+            self.rules.resize(rule + 1, 0);
         }
-        self.rules[hit.rule] += 1;
+        self.rules[rule] += 1;
+        // Many groups never see a second match, so the first push takes
+        // room for one, not the four that growth would allocate.
+        if self.window.capacity() == 0 {
+            self.window.reserve_exact(1);
+        }
         self.window.push_back(hit);
     }
 
     /// Drops the matches more than `timespan` before `now`.
-    fn expire(&mut self, now: DateTime<Utc>, timespan: Duration) {
+    fn expire(&mut self, now: i64, timespan: i64, names: &mut Names) {
         while let Some(oldest) = self.window.front() {
             if now - oldest.time <= timespan {
                 break;
             }
             if let Some(hit) = self.window.pop_front() {
-                if let Some(value) = &hit.value
-                    && let Some(count) = self.values.get_mut(value)
-                {
+                if let Some(count) = self.values.get_mut(&hit.value) {
                     *count -= 1;
                     if *count == 0 {
-                        self.values.remove(value);
+                        self.values.remove(&hit.value);
                     }
                 }
-                self.rules[hit.rule] -= 1;
+                self.rules[hit.rule as usize] -= 1;
+                names.release_hit(&hit);
             }
         }
     }
@@ -311,7 +452,7 @@ impl Group {
     /// last match and its burst are more than `timespan` old, so a new
     /// match would find the same state in a fresh group.
     fn is_stale(&self, now: DateTime<Utc>, timespan: Duration) -> bool {
-        let last = self.window.back().map(|hit| hit.time);
+        let last = self.window.back().map(|hit| from_micros(hit.time));
         let burst = self.burst.as_ref().map(|burst| burst.last);
         last.into_iter()
             .chain(burst)
@@ -324,6 +465,8 @@ impl Group {
 pub struct CorrelationState {
     /// Groups by their `group-by` values joined with [`KEY_SEPARATOR`].
     groups: FxHashMap<Box<str>, Group>,
+    /// The texts the held matches refer to.
+    names: Names,
     /// When stale groups were last removed.
     swept: Option<DateTime<Utc>>,
 }
@@ -350,14 +493,23 @@ impl CorrelationState {
         if !self.groups.contains_key(key) {
             self.groups.insert(key.into(), Group::default());
         }
+        let names = &mut self.names;
+        let uuid = uuid_bytes(&entities.uuid);
+        let hit = Hit {
+            time: to_micros(time),
+            rule: rule as u32,
+            value: names.acquire(value.as_deref()),
+            ip: names.acquire(entities.ip.as_deref()),
+            user: names.acquire(entities.user.as_deref()),
+            uuid: uuid.unwrap_or_default(),
+            uuid_text: match uuid {
+                Some(_) => NO_NAME,
+                None => names.acquire(Some(&entities.uuid)),
+            },
+        };
         let group = self.groups.get_mut(key)?;
-        group.push(Hit {
-            time,
-            rule,
-            value: value.map(String::into_boxed_str),
-            entities: Arc::clone(entities),
-        });
-        group.expire(time, spec.timespan);
+        group.push(hit);
+        group.expire(to_micros(time), timespan_micros(spec), names);
         if group
             .burst
             .as_ref()
@@ -378,17 +530,21 @@ impl CorrelationState {
                 if burst.evidence.len() < crate::MAX_EVIDENCE {
                     burst.evidence.push(entities.uuid.clone());
                 }
-                burst.tally(entities);
+                burst.tally(entities.ip.as_deref(), entities.user.as_deref());
             }
             None => {
+                let names = &self.names;
                 let mut burst = Burst {
-                    first: group.window.front().map_or(time, |hit| hit.time),
+                    first: group
+                        .window
+                        .front()
+                        .map_or(time, |hit| from_micros(hit.time)),
                     last: time,
                     evidence: group
                         .window
                         .iter()
                         .take(crate::MAX_EVIDENCE)
-                        .map(|hit| hit.entities.uuid.clone())
+                        .map(|hit| names.uuid(hit))
                         .collect(),
                     count: group.window.len() as u64,
                     peak: count,
@@ -396,28 +552,49 @@ impl CorrelationState {
                     users: BTreeMap::new(),
                 };
                 for hit in &group.window {
-                    burst.tally(&hit.entities);
+                    burst.tally(names.get(hit.ip), names.get(hit.user));
                 }
-                group.burst = Some(burst);
+                group.burst = Some(Box::new(burst));
             }
         }
-        group.burst.as_ref()
+        group.burst.as_deref()
     }
 
-    /// Removes the groups that can no longer count, at most once per
-    /// `timespan` or six hours of event time, whichever is longer, so
-    /// memory follows the groups active in that time rather than every
-    /// group ever seen, while a sweep costs little per event.
+    /// Removes the groups that can no longer count, with the names only
+    /// they referred to, at most once per `timespan` of event time. The
+    /// first sweep more than a timespan after a group's last match or burst
+    /// removes it, so memory follows the matches of recent activity. The
+    /// groups left after a sweep all had a match in the last `timespan`, so
+    /// the sweeps of a stream cost about one group visit per match.
     fn sweep(&mut self, spec: &CorrelationSpec, now: DateTime<Utc>) {
-        let interval = spec.timespan.max(Duration::hours(6));
-        let due = self.swept.is_none_or(|swept| now - swept > interval);
+        let due = self.swept.is_none_or(|swept| now - swept > spec.timespan);
         if !due {
             return;
         }
         self.swept = Some(now);
-        self.groups
-            .retain(|_, group| !group.is_stale(now, spec.timespan));
+        let names = &mut self.names;
+        self.groups.retain(|_, group| {
+            let stale = group.is_stale(now, spec.timespan);
+            if stale {
+                for hit in &group.window {
+                    names.release_hit(hit);
+                }
+            }
+            !stale
+        });
     }
+}
+
+fn to_micros(time: DateTime<Utc>) -> i64 {
+    time.timestamp_micros()
+}
+
+fn from_micros(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+fn timespan_micros(spec: &CorrelationSpec) -> i64 {
+    spec.timespan.num_microseconds().unwrap_or(i64::MAX)
 }
 
 /// Returns the count the condition is compared with.
@@ -430,7 +607,7 @@ fn measure(spec: &CorrelationSpec, group: &Group) -> u64 {
             // The longest prefix of `rules` seen in order inside the window.
             let mut next = 0;
             for hit in &group.window {
-                if hit.rule == next {
+                if hit.rule as usize == next {
                     next += 1;
                 }
             }
@@ -457,7 +634,7 @@ mod tests {
     }
 
     /// A week of one new group a minute keeps only the groups of the last
-    /// sweep interval (six hours) and timespan (ten minutes), not all 10,080.
+    /// two timespans (ten minutes each), not all 10,080.
     #[test]
     fn stale_groups_removed() {
         let spec = spec();
@@ -474,10 +651,41 @@ mod tests {
             state.add(&spec, &key, 0, None, time, &entities);
             max_groups = max_groups.max(state.groups.len());
         }
-        assert!(
-            max_groups <= 6 * 60 + 10 + 2,
-            "{max_groups} groups held at once"
-        );
+        assert!(max_groups <= 2 * 10 + 2, "{max_groups} groups held at once");
+        let held = state.names.ids.len();
+        assert!(held <= 2 * 10 + 2, "{held} uuids held at once");
+    }
+
+    #[test]
+    fn uuid_bytes_restore_the_text() {
+        let canonical = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+        let bytes = super::uuid_bytes(canonical).unwrap();
+        assert_eq!(super::uuid_text(&bytes), canonical);
+        for other in [
+            "0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D",
+            "0a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d",
+            "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4-",
+            "not-a-uuid",
+            "",
+        ] {
+            assert!(super::uuid_bytes(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn names_dropped_with_the_last_reference() {
+        let mut names = super::Names::default();
+        let first = names.acquire(Some("198.51.100.7"));
+        let second = names.acquire(Some("198.51.100.7"));
+        assert_eq!(first, second);
+        assert_eq!(names.acquire(None), super::NO_NAME);
+        names.release(first);
+        assert_eq!(names.get(first), Some("198.51.100.7"));
+        names.release(second);
+        assert_eq!(names.get(first), None);
+        assert!(names.ids.is_empty());
+        let reused = names.acquire(Some("jdoe@example.com"));
+        assert_eq!(reused, first, "a freed id is used again");
     }
 
     /// A group removed by a sweep and one started afresh count the same.

@@ -270,15 +270,17 @@ impl SigmaEngine {
         } else {
             std::borrow::Cow::Borrowed(event.event_type.as_str())
         };
+        // Taken out of the index for the loop, which needs `self` mutable
+        // to feed correlations, so that the type is looked up only twice.
         let indexed = self
             .by_event_type
-            .get(lower.as_ref())
-            .map(Vec::len)
+            .get_mut(lower.as_ref())
+            .map(std::mem::take)
             .unwrap_or_default();
         let mut entities = None;
-        for position in 0..indexed + self.unindexed.len() {
-            let index = match position.checked_sub(indexed) {
-                None => self.by_event_type[lower.as_ref()][position],
+        for position in 0..indexed.len() + self.unindexed.len() {
+            let index = match position.checked_sub(indexed.len()) {
+                None => indexed[position],
                 Some(unindexed) => self.unindexed[unindexed],
             };
             let rule = &self.detections[index];
@@ -298,6 +300,9 @@ impl SigmaEngine {
             let feeds = std::mem::take(&mut self.detections[index].feeds);
             self.feed(&feeds, event, time, &mut entities, alerts, 0);
             self.detections[index].feeds = feeds;
+        }
+        if let Some(slot) = self.by_event_type.get_mut(lower.as_ref()) {
+            *slot = indexed;
         }
     }
 

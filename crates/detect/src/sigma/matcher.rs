@@ -70,6 +70,9 @@ pub struct FieldMatcher {
     patterns: Vec<Pattern>,
     all: bool,
     cased: bool,
+    /// Whether every pattern tests one value at a time, unlike `null`
+    /// and `exists`, which test the whole path.
+    leaf_only: bool,
 }
 
 #[derive(Default)]
@@ -99,11 +102,15 @@ impl FieldMatcher {
             .into_iter()
             .map(|value| compile_pattern(value, &modifiers))
             .collect::<Result<Vec<_>, _>>()?;
+        let leaf_only = patterns
+            .iter()
+            .all(|pattern| !matches!(pattern, Pattern::Null | Pattern::Exists(_)));
         Ok(FieldMatcher {
             path,
             patterns,
             all: modifiers.all,
             cased: modifiers.cased,
+            leaf_only,
         })
     }
 
@@ -130,6 +137,16 @@ impl FieldMatcher {
                 .patterns
                 .iter()
                 .all(|pattern| self.pattern_matches(pattern, event));
+        }
+        if self.leaf_only {
+            // Some value matching some pattern: one walk of the path tests
+            // every pattern on each value, where a walk per pattern would
+            // look the path up again for each value of the list.
+            return self.path.any(event, &mut |value| {
+                self.patterns
+                    .iter()
+                    .any(|pattern| leaf_matches(pattern, value, self.cased))
+            });
         }
         self.patterns
             .iter()
@@ -276,8 +293,28 @@ fn text_matches(kind: Kind, needle: &str, text: &str, cased: bool) -> bool {
             .checked_sub(needle.len())
             .and_then(|start| text.get(start..))
             .is_some_and(|tail| tail.eq_ignore_ascii_case(needle)),
-        Kind::Contains => text.to_lowercase().contains(needle),
+        Kind::Contains => contains_ignoring_case(text, needle),
     }
+}
+
+/// Tells whether `text` in lower case contains `needle`, which is in lower
+/// case already. ASCII text is compared byte by byte without a lower-case copy.
+fn contains_ignoring_case(text: &str, needle: &str) -> bool {
+    if !text.is_ascii() {
+        return text.to_lowercase().contains(needle);
+    }
+    // Lower-casing ASCII text leaves it ASCII, so a needle with other
+    // characters cannot occur in it, and a byte comparison is exact.
+    let needle = needle.as_bytes();
+    if needle.is_empty() {
+        return true;
+    }
+    text.as_bytes().windows(needle.len()).any(|window| {
+        window
+            .iter()
+            .zip(needle)
+            .all(|(byte, wanted)| byte.to_ascii_lowercase() == *wanted)
+    })
 }
 
 /// Tells whether a Sigma value contains an unescaped `*` or `?`.
@@ -336,4 +373,42 @@ fn glob_to_regex(text: &str, kind: Kind) -> String {
         Kind::Equals | Kind::EndsWith => "$",
     });
     pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_ignoring_case;
+
+    /// The byte comparison for ASCII text must agree with lower-casing
+    /// the text first, as the Sigma `contains` modifier is defined here.
+    #[test]
+    fn contains_ignoring_case_agrees_with_lowercase() {
+        let texts = [
+            "Okta Dashboard",
+            "OKTA",
+            "",
+            "Zürich Office",
+            "İstanbul",
+            "a",
+        ];
+        let needles = [
+            "okta",
+            "dashboard",
+            "",
+            "zürich",
+            "i̇stanbul",
+            "ok",
+            "x",
+            "ab",
+        ];
+        for text in texts {
+            for needle in needles {
+                assert_eq!(
+                    contains_ignoring_case(text, needle),
+                    text.to_lowercase().contains(needle),
+                    "{text:?} contains {needle:?}"
+                );
+            }
+        }
+    }
 }

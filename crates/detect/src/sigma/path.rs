@@ -61,15 +61,33 @@ fn walk(value: &Value, segments: &[String], visit: &mut dyn FnMut(&Value) -> boo
     let Value::Object(map) = value else {
         return false;
     };
-    let child = map.get(first.as_str()).or_else(|| {
-        map.iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(first))
-            .map(|(_, child)| child)
-    });
-    match child {
+    match child_ignoring_case(map, first) {
         Some(child) => walk(child, rest, visit),
         None => false,
     }
+}
+
+/// Returns the value of the key spelled exactly `name`, else of the first
+/// key, in the map's order, equal to `name` without regard to ASCII case.
+/// One pass over the keys does both, because most maps of an event are
+/// small and most keys differ from `name` in length.
+fn child_ignoring_case<'a>(
+    map: &'a serde_json::Map<String, Value>,
+    name: &str,
+) -> Option<&'a Value> {
+    let mut folded = None;
+    for (key, child) in map {
+        if key.len() != name.len() {
+            continue;
+        }
+        if key == name {
+            return Some(child);
+        }
+        if folded.is_none() && key.eq_ignore_ascii_case(name) {
+            folded = Some(child);
+        }
+    }
+    folded
 }
 
 /// Returns a scalar as text: strings as they are, numbers and booleans in

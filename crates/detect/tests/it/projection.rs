@@ -67,3 +67,29 @@ fn keyword_rule_keeps_whole_event() {
 
     assert_eq!(event.value["request"]["note"], "Okta Dashboard");
 }
+
+/// Parsing each event into the one before must give what a fresh parse
+/// gives, whatever the earlier event's type and shape.
+#[test]
+fn parse_into_reused_event_equals_fresh() {
+    let mut set = RuleSet::builtin().unwrap();
+    set.extend(RuleSet::sigmahq().unwrap());
+    let detector = set.detector(Settings::default()).unwrap();
+    let mut texts = org_events();
+    // Shapes the simulator does not produce: missing and extra keys, a
+    // kept key spelled twice, an escaped key and an empty target list.
+    texts.push(r#"{"uuid":"u1","eventType":"user.session.start","actor":{"alternateId":"a@example.com","alternateId":"b@example.com"},"target":[]}"#.to_string());
+    texts.push(r#"{"uuid":"u2","eventType":"user.session.start","actor":{"alternate\u0049d":"c@example.com","type":"User"},"outcome":{"result":"FAILURE","reason":null}}"#.to_string());
+    texts.push(r#"{"uuid":"u3","eventType":"user.account.privilege.grant","target":[{"type":"User","alternateId":"d@example.com"},{"type":"ROLE"}],"actor":"not an object"}"#.to_string());
+    texts.push(r#"{"uuid":"u4","eventType":"user.account.privilege.grant","target":{"type":"User"},"actor":{}}"#.to_string());
+
+    let mut event = Event::default();
+    for text in &texts {
+        let fresh = detector.parse(text).unwrap();
+        detector.parse_into(text, &mut event).unwrap();
+        assert_eq!(event.value, fresh.value, "{text}");
+        assert_eq!(event.uuid, fresh.uuid);
+        assert_eq!(event.event_type, fresh.event_type);
+        assert_eq!(event.published, fresh.published);
+    }
+}
