@@ -165,7 +165,7 @@ pub struct StreamArgs {
     #[arg(long = "rules")]
     pub rule_dirs: Vec<PathBuf>,
 
-    /// Store events without running detection on them
+    /// Store events without running detection on them, except the events of workflows with a `detect` action
     #[arg(long)]
     pub no_detect: bool,
 }
@@ -597,7 +597,8 @@ pub struct ReviewStartArgs {
     #[arg(long = "group", visible_alias = "groups", value_delimiter = ',')]
     pub groups: Vec<String>,
 
-    /// Who reviews: `manager`, `group-owner` (the manager for direct assignments), or `user:LOGIN`
+    /// Who reviews: `manager`, `group-owner` (the manager for direct assignments), `app-owner`
+    /// (from `[review.app_owners]` in the config), or `user:LOGIN`
     #[arg(long, default_value = "manager")]
     pub reviewer: String,
 
@@ -702,9 +703,21 @@ pub enum AuditCommand {
 
     /// List users deactivated or suspended in a window who kept access past the deadline
     #[command(
-        after_help = "A leaver comes from a `user.lifecycle.deactivate` or `user.lifecycle.suspend`\nevent, or from a status change recorded by `idaudit sync`. A violation is access\nstill held after the deadline, or removed only after it.\n\nExamples:\n  idaudit audit leavers --since 30d\n  idaudit audit leavers --since 2026-11-01T00:00:00Z --deadline-hours 8 --format json"
+        after_help = "A leaver comes from a `user.lifecycle.deactivate` or `user.lifecycle.suspend`\nevent, or from a status change recorded by `idaudit sync`. A violation is access\nstill held after the deadline, or removed only after it. The policy decides\nwhether memberships and suspended users count (by default neither does, as Okta\nkeeps both by design) and whether a deactivation long after the last sign-in is\na violation; see docs/examples/policy.toml.\n\nExamples:\n  idaudit audit leavers --since 30d\n  idaudit audit leavers --since 30d --policy policy.toml --out ./leavers\n  idaudit audit leavers --since 2026-11-01T00:00:00Z --deadline-hours 8 --format json"
     )]
     Leavers(AuditLeaversArgs),
+
+    /// Check users created or activated in a window against the birthright policy
+    #[command(
+        after_help = "For each joiner: the timeline, the groups and apps the policy expects of the\nprofile against what the user holds, the hours from activation to that access,\nand violations. Okta's active group rules are evaluated too. Reads the synced\ndirectory and the stored System Log; run `idaudit sync` and `idaudit logs pull`\nfirst. docs/examples/policy.toml is a policy for the simulated org.\n\nExamples:\n  idaudit audit joiners --since 30d --policy policy.toml\n  idaudit audit joiners --since 30d --policy policy.toml --out ./joiners\n  idaudit audit joiners --policy policy.toml --format html > joiners.html"
+    )]
+    Joiners(AuditAccessArgs),
+
+    /// Check users whose profile changed in a window against the birthright policy
+    #[command(
+        after_help = "A mover is the target of a `user.account.update_profile` event in the window.\nViolations are birthright access missing for the current profile, and access\nthat a birthright rule grants but no rule matching the current profile does\n(`kept-old-access`). Okta's active group rules are evaluated too.\n\nExamples:\n  idaudit audit movers --since 30d --policy policy.toml\n  idaudit audit movers --since 30d --policy policy.toml --format xlsx > movers.xlsx"
+    )]
+    Movers(AuditAccessArgs),
 }
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum, PartialEq, Eq)]
@@ -715,6 +728,10 @@ pub enum AuditFormat {
     Json,
     /// One row per finding
     Csv,
+    /// A self-contained HTML page with charts
+    Html,
+    /// An XLSX workbook; stdout must be redirected to a file
+    Xlsx,
 }
 
 #[derive(Debug, Args)]
@@ -742,15 +759,43 @@ pub struct AuditLeaversArgs {
     #[arg(long, default_value = "30d")]
     pub since: String,
 
-    /// Hours after leaving by which every membership, assignment and role must be gone
-    #[arg(long, default_value_t = 24)]
-    pub deadline_hours: i64,
+    /// Hours after leaving by which every counted access must be gone [default:
+    /// `leaver_deadline_hours` of the policy, else 24]
+    #[arg(long)]
+    pub deadline_hours: Option<i64>,
+
+    /// Audit policy (TOML) with the leaver rules
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
 
     /// Output format on stdout
     #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
     pub format: AuditFormat,
 
-    /// Folder to also write `leavers.csv` and `leavers.json` into
+    /// Folder to also write `leavers.html`, `.xlsx`, `.csv` and `.json` into
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+
+    /// Org to read [default: the configured org, or the only synced one]
+    #[arg(long)]
+    pub org: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditAccessArgs {
+    /// Start of the window: RFC 3339 time or a duration back from now (`30d`, `12h`)
+    #[arg(long, default_value = "30d")]
+    pub since: String,
+
+    /// Audit policy (TOML) with the birthright rules
+    #[arg(long)]
+    pub policy: PathBuf,
+
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+
+    /// Folder to also write the HTML, XLSX, CSV and JSON files into
     #[arg(long)]
     pub out: Option<PathBuf>,
 

@@ -39,6 +39,49 @@ pub struct ConfigFile {
     pub logs: Option<LogsSection>,
     /// The HTTP server (`serve`) and its event-hook endpoint.
     pub server: Option<ServerSection>,
+    /// Access review campaigns.
+    pub review: Option<ReviewSection>,
+    /// Actions on System Log events as they are stored.
+    pub workflows: Option<WorkflowsSection>,
+}
+
+/// The `[workflows]` section: actions that System Log events trigger in
+/// `logs follow` and in the event-hook endpoint of `serve`.
+///
+/// ```toml
+/// [workflows]
+/// defaults = true
+/// refresh_interval = "60s"
+///
+/// [[workflows.custom]]
+/// name = "admin-deactivated"
+/// on = ["user.lifecycle.deactivate"]
+/// filter = 'outcome.result == "SUCCESS"'
+/// actions = ["refresh", "notify:slack"]
+/// ```
+///
+/// TOML cannot hold a `[workflows]` table and a `[[workflows]]` array at
+/// once, so custom workflows are `[[workflows.custom]]` tables.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowsSection {
+    /// Whether the built-in workflows run (default `true`).
+    pub defaults: Option<bool>,
+    /// Minimum time between two directory refreshes, such as `60s` (default `60s`).
+    pub refresh_interval: Option<String>,
+    /// Workflows of your own.
+    #[serde(default)]
+    pub custom: Vec<idaudit_collect::workflows::WorkflowConfig>,
+}
+
+/// The `[review]` section: settings of access review campaigns.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSection {
+    /// `[review.app_owners]`: app id or label (case-insensitive) to the login
+    /// of the person who reviews the app's access with `--reviewer app-owner`.
+    #[serde(default)]
+    pub app_owners: std::collections::BTreeMap<String, String>,
 }
 
 /// The `[logs]` section: how `idaudit logs follow` polls the System Log.
@@ -135,6 +178,8 @@ pub struct Settings {
     pub archive: ArchiveSection,
     pub logs: LogsSection,
     pub server: ServerSection,
+    pub review: ReviewSection,
+    pub workflows: WorkflowsSection,
     pub config_path: Option<PathBuf>,
 }
 
@@ -179,6 +224,8 @@ impl Settings {
             archive: file.archive.unwrap_or_default(),
             logs: file.logs.unwrap_or_default(),
             server: server_section(file.server, config_path.as_deref()),
+            review: file.review.unwrap_or_default(),
+            workflows: file.workflows.unwrap_or_default(),
             config_path,
         })
     }
@@ -607,6 +654,44 @@ mod tests {
             server.hook_secret_file.unwrap(),
             std::path::Path::new("/srv/idaudit/hook-secret.txt")
         );
+    }
+
+    #[test]
+    fn workflows_section_parses() {
+        let text = r#"
+            [workflows]
+            defaults = false
+            refresh_interval = "30s"
+            [[workflows.custom]]
+            name = "offboarding"
+            on = ["user.lifecycle.deactivate"]
+            filter = 'outcome.result == "SUCCESS"'
+            actions = ["refresh", "notify:slack"]
+            [[workflows.custom]]
+            on = ["user.account.privilege.grant"]
+            filter = { "target.type" = ["User"], "actor.alternateId|contains" = "@example.com" }
+            actions = ["detect"]
+        "#;
+        let config: ConfigFile = toml::from_str(text).unwrap();
+        let workflows = config.workflows.unwrap();
+        assert_eq!(workflows.defaults, Some(false));
+        assert_eq!(workflows.custom.len(), 2);
+        assert!(matches!(
+            workflows.custom[0].filter,
+            Some(idaudit_collect::workflows::FilterConfig::Expression(_))
+        ));
+        assert!(matches!(
+            workflows.custom[1].filter,
+            Some(idaudit_collect::workflows::FilterConfig::Fields(_))
+        ));
+        let sinks = [idaudit_collect::workflows::SinkRef {
+            name: "slack-1".to_string(),
+            kind: "slack".to_string(),
+        }];
+        let built =
+            idaudit_collect::workflows::Workflows::build(false, &workflows.custom, &sinks).unwrap();
+        assert_eq!(built.workflows().len(), 2);
+        assert_eq!(built.workflows()[0].notify, vec!["slack-1".to_string()]);
     }
 
     #[test]

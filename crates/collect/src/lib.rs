@@ -1,6 +1,6 @@
 //! Collection of Okta data into the store: directory sync, System Log pull
-//! and continuous polling, and import of exported log files; and checks of
-//! the connection to Okta.
+//! and continuous polling, import of exported log files, workflows that act
+//! on events as they are stored, and checks of the connection to Okta.
 
 pub mod archive;
 pub mod doctor;
@@ -10,6 +10,7 @@ pub mod import;
 pub mod logs;
 mod progress;
 pub mod sync;
+pub mod workflows;
 
 pub use event::{parse_published, to_event_record};
 pub use progress::{NoProgress, Progress};

@@ -24,6 +24,6 @@ pub use model::{
     UserStatus,
 };
 pub use server::{
-    ClientKey, DEFAULT_SCOPES, EcClientKey, EcCurve, EventHook, Faults, LatencyRange, RateLimits,
-    OrgWriteGuard, RunningSim, SharedOrg, SimOptions, serve,
+    ClientKey, DEFAULT_SCOPES, EcClientKey, EcCurve, EventHook, Faults, LatencyRange,
+    OrgWriteGuard, RateLimits, RunningSim, SharedOrg, SimOptions, serve,
 };

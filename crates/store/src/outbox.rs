@@ -52,7 +52,14 @@ impl Store {
     /// is new or changed, starts a revision and queues one delivery per
     /// sink, all in one transaction.
     pub fn upsert_alert_and_queue(&self, alert: &Alert, sinks: &[String]) -> Result<QueuedAlert> {
-        let transaction = self.connection.unchecked_transaction()?;
+        // IMMEDIATE takes the write lock first, waiting up to the busy
+        // timeout. A deferred transaction that reads and then writes fails
+        // at once with SQLITE_BUSY when another connection, such as the
+        // workflow worker's beside detection's, committed in between.
+        let transaction = rusqlite::Transaction::new_unchecked(
+            &self.connection,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
         let upserted = self.upsert_alert(alert)?;
 
         let fingerprint = fingerprint(alert)?;

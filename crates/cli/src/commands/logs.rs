@@ -53,18 +53,36 @@ pub fn describe_pull(org: &str, summary: &PullSummary) -> String {
     text
 }
 
-/// Polls the System Log until Ctrl-C or SIGTERM, running detection on each
-/// stored page and delivering alerts to the sinks.
+/// Polls the System Log until Ctrl-C or SIGTERM, running detection and the
+/// workflows on each stored page and delivering alerts to the sinks.
 pub async fn follow(settings: &Settings, args: &StreamArgs) -> Result<ExitStatus> {
     use crate::commands::serve::{Shutdown, StreamDetection, deliver_alerts, follow_logs};
+    use crate::commands::workflows::{NewEvents, StreamWorkflows};
 
     // Checked before reading credentials, so a bad window fails fast.
     crate::commands::serve::follow_options(settings, args)?;
+    let workflows = StreamWorkflows::build(settings)?;
+    let config = settings.org_config()?;
+    let org = config.org_key();
+    // The poller and workflow refreshes share one client, so one rate budget.
+    let client = Client::new(&config)?;
     let shutdown = Shutdown::on_signals();
-    let detection = StreamDetection::start(settings, args)?;
-    let (followed, delivered) = tokio::join!(
+    let detection = StreamDetection::start(settings, args, workflows.detects())?;
+    let new_events = NewEvents {
+        detection: detection.submitter(),
+        detect_all: !args.no_detect,
+        workflows: workflows.dispatcher.clone(),
+    };
+    let (followed, delivered, acted) = tokio::join!(
         async {
-            let followed = follow_logs(settings, args, &detection, shutdown.clone()).await;
+            let followed = follow_logs(
+                settings,
+                args,
+                &new_events,
+                client.clone(),
+                shutdown.clone(),
+            )
+            .await;
             shutdown.trigger();
             followed
         },
@@ -74,11 +92,23 @@ pub async fn follow(settings: &Settings, args: &StreamArgs) -> Result<ExitStatus
                 shutdown.trigger();
             }
             delivered
+        },
+        async {
+            let acted = workflows
+                .run(settings, Some(client.clone()), &org, shutdown.clone())
+                .await;
+            if acted.is_err() {
+                shutdown.trigger();
+            }
+            acted
         }
     );
+    // Detection stops once every handle that submits to it is gone.
+    drop(new_events);
     detection.stop();
     followed?;
     delivered?;
+    acted?;
     Ok(ExitStatus::Success)
 }
 

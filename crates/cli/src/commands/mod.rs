@@ -14,6 +14,7 @@ pub mod rules;
 pub mod serve;
 pub mod sim;
 pub mod sync;
+pub(crate) mod workflows;
 
 use anyhow::Result;
 
@@ -69,6 +70,8 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Review(ReviewCommand::Compare(args)) => review::compare(&settings, &args),
         Command::Audit(AuditCommand::Posture(args)) => audit::posture(&settings, &args),
         Command::Audit(AuditCommand::Leavers(args)) => audit::leavers(&settings, &args),
+        Command::Audit(AuditCommand::Joiners(args)) => audit::joiners(&settings, &args),
+        Command::Audit(AuditCommand::Movers(args)) => audit::movers(&settings, &args),
         Command::Demo(_) | Command::Sim(_) => unreachable!("handled above"),
     }
 }

@@ -3,10 +3,10 @@
 //! process. Also the parts both commands share: stopping on a signal, and
 //! detection on events as they are stored.
 //!
-//! Events reach detection once each, whichever source stored them first,
-//! because only events new to the store are handed on. Detection runs on its
-//! own thread with its own store connection, so that it does not hold up
-//! hook acknowledgements. Alerts go to the outbox, and the delivery worker
+//! Events reach detection and the workflows once each, whichever source
+//! stored them first, because only events new to the store are handed on.
+//! Detection runs on its own thread with its own store connection, so that
+//! it does not hold up hook acknowledgements. Alerts go to the outbox, and the delivery worker
 //! sends them to the sinks.
 
 use std::net::SocketAddr;
@@ -24,6 +24,7 @@ use tokio::sync::watch;
 
 use crate::args::{ServeArgs, StreamArgs};
 use crate::commands::sync::open_store;
+use crate::commands::workflows::{NewEvents, StreamWorkflows};
 use crate::exit::ExitStatus;
 use crate::settings::{Settings, parse_interval};
 
@@ -32,6 +33,13 @@ const DEFAULT_BIND: &str = "127.0.0.1:8080";
 const HOOK_SECRET_VARIABLE: &str = "IDAUDIT_HOOK_SECRET";
 /// Time between two rounds of alert delivery to the sinks.
 const DELIVERY_POLL: Duration = Duration::from_secs(5);
+/// Page cache of the poller's store connection, in KiB: room for a page of
+/// 1,000 events and the index pages that its duplicate checks read, where
+/// the store's default would keep 64 MiB of old events in memory for good.
+const POLLER_CACHE_KIB: u32 = 8 * 1024;
+/// Page cache, in KiB, of the connections that detection, the delivery
+/// worker and the workflow worker write alerts through; SQLite's default.
+pub(crate) const SIDE_CACHE_KIB: u32 = 2 * 1024;
 
 pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitStatus> {
     let bind = args
@@ -47,8 +55,28 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitStatus> {
         follow_options(settings, &args.stream)?;
     }
     let shutdown = Shutdown::on_signals();
-    let detection = StreamDetection::start(settings, &args.stream)?;
-    let hooks = start_hooks(settings, &detection)?;
+    let workflows = StreamWorkflows::build(settings)?;
+    let detection = StreamDetection::start(settings, &args.stream, workflows.detects())?;
+    let new_events = NewEvents {
+        detection: detection.submitter(),
+        detect_all: !args.stream.no_detect,
+        workflows: workflows.dispatcher.clone(),
+    };
+    // The poller and workflow refreshes share one client, so one rate budget.
+    let client = if args.follow {
+        Some(Client::new(&settings.org_config()?)?)
+    } else {
+        // Hooks need no org; without one, workflow refreshes are off.
+        match settings.org_config().map(|config| Client::new(&config)) {
+            Ok(Ok(client)) => Some(client),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "Workflow refreshes are off: the Okta client could not be built");
+                None
+            }
+            Err(_) => None,
+        }
+    };
+    let hooks = start_hooks(settings, &new_events)?;
     let hooks_enabled = hooks.is_some();
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -75,7 +103,17 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitStatus> {
         if !args.follow {
             return Ok(());
         }
-        let followed = follow_logs(settings, &args.stream, &detection, shutdown.clone()).await;
+        let Some(client) = client.clone() else {
+            return Ok(());
+        };
+        let followed = follow_logs(
+            settings,
+            &args.stream,
+            &new_events,
+            client,
+            shutdown.clone(),
+        )
+        .await;
         shutdown.trigger();
         followed
     };
@@ -84,19 +122,31 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitStatus> {
         shutdown.trigger();
         delivered
     };
-    let (served, followed, delivered) = tokio::join!(server, poller, delivery);
+    let org = org_key_for_hooks(settings);
+    let acting = async {
+        let acted = workflows
+            .run(settings, client.clone(), &org, shutdown.clone())
+            .await;
+        shutdown.trigger();
+        acted
+    };
+    let (served, followed, delivered, acted) = tokio::join!(server, poller, delivery, acting);
+    // Detection stops once every handle that submits to it is gone.
+    drop(new_events);
     detection.stop();
     served?;
     followed?;
     delivered?;
+    acted?;
     eprintln!("Stopped");
     Ok(ExitStatus::Success)
 }
 
-/// Starts the event writer when a hook secret is configured; new events go to `detection`.
+/// Starts the event writer when a hook secret is configured; new events go
+/// to detection and the workflows.
 fn start_hooks(
     settings: &Settings,
-    detection: &StreamDetection,
+    new_events: &NewEvents,
 ) -> Result<Option<(HookSettings, EventWriter)>> {
     let Some(hook_settings) = hook_settings(settings)? else {
         tracing::warn!(
@@ -104,31 +154,32 @@ fn start_hooks(
         );
         return Ok(None);
     };
-    let submit = detection.submitter();
+    let new_events = new_events.clone();
     // The writer thread ends by itself once the server drops its handle.
     let (writer, _thread) = EventWriter::start(
         open_store(settings)?,
         org_key_for_hooks(settings),
-        Box::new(move |events| submit.submit(events)),
+        Box::new(move |events| new_events.handle(events)),
     )
     .context("Failed to start the event writer thread")?;
     Ok(Some((hook_settings, writer)))
 }
 
-/// Runs the System Log poller until `shutdown`, handing new events to `detection`.
+/// Runs the System Log poller with `client` until `shutdown`, handing new
+/// events to detection and the workflows.
 pub(crate) async fn follow_logs(
     settings: &Settings,
     args: &StreamArgs,
-    detection: &StreamDetection,
+    new_events: &NewEvents,
+    client: Client,
     shutdown: Shutdown,
 ) -> Result<()> {
     let options = follow_options(settings, args)?;
-    let config = settings.org_config()?;
-    let org = config.org_key();
-    let client = Client::new(&config)?;
+    let org = settings.org_config()?.org_key();
     let mut store = open_store(settings)?;
+    store.set_cache_size_kib(POLLER_CACHE_KIB)?;
     let mut poller = Poller::resume(client, &store, &org, &options)?;
-    let mut handler = Submit(detection.submitter());
+    let mut handler = Submit(new_events.clone());
     let result = follow(
         &mut poller,
         &mut store,
@@ -222,6 +273,7 @@ pub(crate) async fn deliver_alerts(settings: &Settings, shutdown: Shutdown) -> R
     let sinks = build_sinks(&settings.sinks).context("Invalid `[[sinks]]` configuration")?;
     let worker = DeliveryWorker::new(sinks, RetryPolicy::default());
     let store = open_store(settings)?;
+    store.set_cache_size_kib(SIDE_CACHE_KIB)?;
     worker
         .run(&store, DELIVERY_POLL, shutdown.wait())
         .await
@@ -309,9 +361,14 @@ impl Submitter {
 }
 
 impl StreamDetection {
-    /// Loads the rules and starts the detection thread, unless `--no-detect`.
-    pub fn start(settings: &Settings, args: &StreamArgs) -> Result<StreamDetection> {
-        if args.no_detect {
+    /// Loads the rules and starts the detection thread, unless `--no-detect`
+    /// is given and no workflow sends events to detection.
+    pub fn start(
+        settings: &Settings,
+        args: &StreamArgs,
+        workflows_detect: bool,
+    ) -> Result<StreamDetection> {
+        if args.no_detect && !workflows_detect {
             return Ok(StreamDetection {
                 sender: None,
                 thread: None,
@@ -320,6 +377,7 @@ impl StreamDetection {
         let sinks = build_sinks(&settings.sinks).context("Invalid `[[sinks]]` configuration")?;
         let sink_names = DeliveryWorker::new(sinks, RetryPolicy::default()).sink_names();
         let store = open_store(settings)?;
+        store.set_cache_size_kib(SIDE_CACHE_KIB)?;
 
         let rule_dirs = args.rule_dirs.clone();
         let detect_settings = settings.detect.clone();
@@ -421,11 +479,11 @@ fn detect_stream(
     }
 }
 
-/// An [`OnCommit`] that hands each page's new events to detection.
-struct Submit(Submitter);
+/// An [`OnCommit`] that hands each page's new events to detection and the workflows.
+struct Submit(NewEvents);
 
 impl OnCommit for Submit {
     async fn committed(&mut self, _store: &Store, new_events: &[EventRecord]) {
-        self.0.submit(new_events.to_vec());
+        self.0.handle(new_events.to_vec());
     }
 }

@@ -410,9 +410,13 @@ fn output_into_a_closed_pipe_ends_quietly() {
         .args(["alerts", "list", "--format", "json"])
         .output()
         .unwrap();
-    let first: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&list.stdout).lines().next().unwrap())
-            .unwrap();
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&list.stdout)
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
     let id = first["id"].as_str().unwrap().to_string();
     // `rules list` reports a failed write; `alerts show` prints with `println!`. The
     // reader closes before either writes.

@@ -10,6 +10,7 @@ mod fixtures;
 mod follow;
 mod review;
 mod secrets;
+mod workflows;
 
 use std::path::PathBuf;
 

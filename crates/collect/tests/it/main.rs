@@ -8,6 +8,7 @@ mod logs;
 mod sim;
 mod sync;
 mod truth;
+mod workflows;
 
 use idaudit_store::Store;
 
