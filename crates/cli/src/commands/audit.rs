@@ -17,7 +17,7 @@ use idaudit_review::audit::{
 
 use crate::args::{AuditAccessArgs, AuditFormat, AuditLeaversArgs, AuditPostureArgs};
 use crate::commands::access::resolve_org;
-use crate::commands::sync::open_store;
+use crate::commands::sync::open_existing_store;
 use crate::exit::ExitStatus;
 use crate::output::print_table;
 use crate::settings::Settings;
@@ -29,7 +29,7 @@ pub fn posture(settings: &Settings, args: &AuditPostureArgs) -> Result<ExitStatu
             args.inactive_days
         );
     }
-    let store = open_store(settings)?;
+    let store = open_existing_store(settings)?;
     let org = resolve_org(settings, &store, args.org.as_deref())?;
     let options = PostureOptions {
         inactive_days: args.inactive_days,
@@ -143,7 +143,7 @@ pub fn leavers(settings: &Settings, args: &AuditLeaversArgs) -> Result<ExitStatu
     }
     let now = chrono::Utc::now();
     let since = crate::time::parse_time(&args.since, now)?;
-    let store = open_store(settings)?;
+    let store = open_existing_store(settings)?;
     let org = resolve_org(settings, &store, args.org.as_deref())?;
     let options = LeaverOptions {
         since,
@@ -201,7 +201,7 @@ fn access_audit(
     let policy = load_policy(&args.policy)?;
     let now = chrono::Utc::now();
     let since = crate::time::parse_time(&args.since, now)?;
-    let store = open_store(settings)?;
+    let store = open_existing_store(settings)?;
     let org = resolve_org(settings, &store, args.org.as_deref())?;
     let report = run(&store, &org, &AccessAuditOptions { since, now }, &policy)?;
 

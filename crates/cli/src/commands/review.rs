@@ -11,12 +11,12 @@ use crate::args::{
     Format, ReviewCloseArgs, ReviewCompareArgs, ReviewDecideArgs, ReviewExportArgs,
     ReviewRemediateArgs, ReviewStartArgs, ReviewVerifyArgs,
 };
-use crate::commands::sync::open_store;
+use crate::commands::sync::{open_existing_store, open_store};
 use crate::exit::ExitStatus;
 use crate::settings::Settings;
 
 pub fn start(settings: &Settings, args: &ReviewStartArgs) -> Result<ExitStatus> {
-    let mut store = open_store(settings)?;
+    let mut store = open_existing_store(settings)?;
     let org = match &args.org {
         Some(org) => org.clone(),
         None if settings.has_org() => settings.org_config()?.org_key(),
@@ -103,7 +103,7 @@ fn app_owners(settings: &Settings) -> Result<std::collections::BTreeMap<String, 
 }
 
 pub fn export(settings: &Settings, args: &ReviewExportArgs) -> Result<ExitStatus> {
-    let store = open_store(settings)?;
+    let store = open_existing_store(settings)?;
     let (campaign, packages) = export_campaign(&store, args.campaign, &args.out)?;
     for package in &packages {
         println!(
@@ -124,7 +124,7 @@ pub fn export(settings: &Settings, args: &ReviewExportArgs) -> Result<ExitStatus
 }
 
 pub fn decide(settings: &Settings, args: &ReviewDecideArgs) -> Result<ExitStatus> {
-    let mut store = open_store(settings)?;
+    let mut store = open_existing_store(settings)?;
     let imported = import_decisions(
         &mut store,
         args.campaign,
@@ -143,7 +143,7 @@ pub fn decide(settings: &Settings, args: &ReviewDecideArgs) -> Result<ExitStatus
 }
 
 pub async fn remediate(settings: &Settings, args: &ReviewRemediateArgs) -> Result<ExitStatus> {
-    let store = open_store(settings)?;
+    let store = open_existing_store(settings)?;
     let mut plan = plan_remediation(&store, args.campaign)?;
     if args.apply {
         let client = idaudit_okta::Client::new(&remediation_config(settings)?)?;
@@ -241,7 +241,7 @@ fn print_plan(plan: &RemediationPlan, format: Format) -> Result<()> {
 }
 
 pub fn close(settings: &Settings, args: &ReviewCloseArgs) -> Result<ExitStatus> {
-    let store = open_store(settings)?;
+    let store = open_existing_store(settings)?;
     let campaign = store
         .campaign(args.campaign)?
         .ok_or(idaudit_review::ReviewError::NoCampaign { id: args.campaign })?;
@@ -342,7 +342,7 @@ pub fn verify(settings: &Settings, args: &ReviewVerifyArgs) -> Result<ExitStatus
 }
 
 pub fn compare(settings: &Settings, args: &ReviewCompareArgs) -> Result<ExitStatus> {
-    let store = open_store(settings)?;
+    let store = open_existing_store(settings)?;
     let org = match &args.org {
         Some(org) => org.clone(),
         None if settings.has_org() => settings.org_config()?.org_key(),

@@ -384,7 +384,12 @@ fn sim_plants_only_chosen_scenarios() {
 fn reading_a_missing_store_fails_without_creating_it() {
     let folder = tempfile::tempdir().unwrap();
     let store = folder.path().join("mistyped.db");
-    for command in [&["alerts", "list"][..], &["changes", "--since", "7d"]] {
+    for command in [
+        &["alerts", "list"][..],
+        &["changes", "--since", "7d"],
+        &["audit", "posture"],
+        &["review", "export", "--out", "packages"],
+    ] {
         let output = idaudit(&store).args(command).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_ne!(output.status.code(), Some(0), "{command:?}: {stderr}");
