@@ -3,10 +3,11 @@
 //! store. Each prints a table, JSON, CSV, HTML or XLSX, and optionally
 //! writes every format into a folder.
 
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, StdoutLock, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use idaudit_review::ReviewError;
 use idaudit_review::audit::{
     ACCESS_CSV_HEADER, AccessAudit, AccessAuditOptions, LEAVERS_CSV_HEADER, LeaverOptions,
     LeaverReport, POSTURE_CSV_HEADER, Policy, Posture, PostureOptions, access_csv, access_html,
@@ -14,6 +15,7 @@ use idaudit_review::audit::{
     posture_html, posture_rows, posture_xlsx, write_access_audit, write_leaver_audit,
     write_posture,
 };
+use serde::Serialize;
 
 use crate::args::{AuditAccessArgs, AuditFormat, AuditLeaversArgs, AuditPostureArgs};
 use crate::commands::access::resolve_org;
@@ -37,25 +39,16 @@ pub fn posture(settings: &Settings, args: &AuditPostureArgs) -> Result<ExitStatu
     };
     let report = idaudit_review::audit::posture(&store, &org, &options)?;
 
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        AuditFormat::Table => print_posture_table(&mut out, &report)?,
-        AuditFormat::Json => {
-            serde_json::to_writer(&mut out, &report)?;
-            writeln!(out)?;
-        }
-        AuditFormat::Csv => out.write_all(&posture_csv(&report)?)?,
-        AuditFormat::Html => out.write_all(posture_html(&report)?.as_bytes())?,
-        AuditFormat::Xlsx => write_workbook(&mut out, &posture_xlsx(&report)?)?,
-    }
+    let renderers = Renderers {
+        table: print_posture_table,
+        csv: posture_csv,
+        html: posture_html,
+        xlsx: posture_xlsx,
+    };
+    print_report(args.format, &report, &renderers)?;
     if let Some(folder) = &args.out {
         let files = write_posture(&report, folder)?;
-        eprintln!(
-            "Wrote `{}`, `{}` and `{}`",
-            files.html.display(),
-            files.csv.display(),
-            files.json.display()
-        );
+        print_written(&[&files.html, &files.csv, &files.json]);
     }
     if report.sso_events_read == 0 {
         eprintln!(
@@ -110,6 +103,47 @@ fn print_posture_table(out: &mut impl Write, report: &Posture) -> std::io::Resul
     print_table(out, POSTURE_CSV_HEADER, &rows)
 }
 
+/// The functions that render one kind of audit report in each format.
+struct Renderers<R> {
+    table: fn(&mut StdoutLock<'static>, &R) -> std::io::Result<()>,
+    csv: fn(&R) -> Result<Vec<u8>, ReviewError>,
+    html: fn(&R) -> Result<String, ReviewError>,
+    xlsx: fn(&R) -> Result<Vec<u8>, ReviewError>,
+}
+
+/// Prints a report on stdout in `format`.
+fn print_report<R: Serialize>(
+    format: AuditFormat,
+    report: &R,
+    renderers: &Renderers<R>,
+) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        AuditFormat::Table => (renderers.table)(&mut out, report)?,
+        AuditFormat::Json => {
+            serde_json::to_writer(&mut out, report)?;
+            writeln!(out)?;
+        }
+        AuditFormat::Csv => out.write_all(&(renderers.csv)(report)?)?,
+        AuditFormat::Html => out.write_all((renderers.html)(report)?.as_bytes())?,
+        AuditFormat::Xlsx => write_workbook(&mut out, &(renderers.xlsx)(report)?)?,
+    }
+    Ok(())
+}
+
+/// Prints on stderr the files that `--out` wrote.
+fn print_written(paths: &[&Path]) {
+    let names: Vec<String> = paths
+        .iter()
+        .map(|path| format!("`{}`", path.display()))
+        .collect();
+    match names.split_last() {
+        Some((last, [])) => eprintln!("Wrote {last}"),
+        Some((last, rest)) => eprintln!("Wrote {} and {last}", rest.join(", ")),
+        None => {}
+    }
+}
+
 /// Writes workbook bytes to stdout, which must not be a terminal.
 fn write_workbook(out: &mut impl Write, bytes: &[u8]) -> Result<()> {
     if std::io::stdout().is_terminal() {
@@ -153,26 +187,16 @@ pub fn leavers(settings: &Settings, args: &AuditLeaversArgs) -> Result<ExitStatu
     let report =
         idaudit_review::audit::leavers_with_rules(&store, &org, &options, &policy.leavers)?;
 
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        AuditFormat::Table => print_leavers_table(&mut out, &report)?,
-        AuditFormat::Json => {
-            serde_json::to_writer(&mut out, &report)?;
-            writeln!(out)?;
-        }
-        AuditFormat::Csv => out.write_all(&leavers_csv(&report)?)?,
-        AuditFormat::Html => out.write_all(leavers_html(&report)?.as_bytes())?,
-        AuditFormat::Xlsx => write_workbook(&mut out, &leavers_xlsx(&report)?)?,
-    }
+    let renderers = Renderers {
+        table: print_leavers_table,
+        csv: leavers_csv,
+        html: leavers_html,
+        xlsx: leavers_xlsx,
+    };
+    print_report(args.format, &report, &renderers)?;
     if let Some(folder) = &args.out {
         let files = write_leaver_audit(&report, folder)?;
-        eprintln!(
-            "Wrote `{}`, `{}`, `{}` and `{}`",
-            files.html.display(),
-            files.xlsx.display(),
-            files.csv.display(),
-            files.json.display()
-        );
+        print_written(&[&files.html, &files.xlsx, &files.csv, &files.json]);
     }
     Ok(ExitStatus::Success)
 }
@@ -205,26 +229,16 @@ fn access_audit(
     let org = resolve_org(settings, &store, args.org.as_deref())?;
     let report = run(&store, &org, &AccessAuditOptions { since, now }, &policy)?;
 
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        AuditFormat::Table => print_access_table(&mut out, &report)?,
-        AuditFormat::Json => {
-            serde_json::to_writer(&mut out, &report)?;
-            writeln!(out)?;
-        }
-        AuditFormat::Csv => out.write_all(&access_csv(&report)?)?,
-        AuditFormat::Html => out.write_all(access_html(&report)?.as_bytes())?,
-        AuditFormat::Xlsx => write_workbook(&mut out, &access_xlsx(&report)?)?,
-    }
+    let renderers = Renderers {
+        table: print_access_table,
+        csv: access_csv,
+        html: access_html,
+        xlsx: access_xlsx,
+    };
+    print_report(args.format, &report, &renderers)?;
     if let Some(folder) = &args.out {
         let files = write_access_audit(&report, folder)?;
-        eprintln!(
-            "Wrote `{}`, `{}`, `{}` and `{}`",
-            files.html.display(),
-            files.xlsx.display(),
-            files.csv.display(),
-            files.json.display()
-        );
+        print_written(&[&files.html, &files.xlsx, &files.csv, &files.json]);
     }
     for rule in &report.group_rules.skipped {
         if !rule.reason.starts_with("status") {

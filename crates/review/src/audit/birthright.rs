@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::expression::{Expression, ProfileSubject};
 use super::leavers::{HeldAccess, TimelineEntry, names_target, parse_event, target_id};
-use super::policy::ResolvedRule;
+use super::policy::{Policy, ResolvedRule};
 use super::posture::{PostureUser, parse_time, posture_user};
 use crate::ReviewError;
 
@@ -545,6 +545,32 @@ pub(super) fn person(
         minutes_to_access: None,
         violations: Vec::new(),
         timeline: directory.timeline(&user.id),
+    }
+}
+
+/// Returns the synced users of `org`, or an error when the org was never synced.
+pub(super) fn synced_users(store: &Store, org: &str) -> Result<Vec<UserRow>, ReviewError> {
+    let users = store.users(org)?;
+    if users.is_empty() {
+        return Err(ReviewError::EmptyDirectory {
+            org: org.to_string(),
+        });
+    }
+    Ok(users)
+}
+
+/// Evaluates Okta's group rules when the policy enables the check, and returns an
+/// empty check otherwise.
+pub(super) fn group_rules_of_policy(
+    store: &Store,
+    org: &str,
+    policy: &Policy,
+    directory: &Directory<'_>,
+) -> Result<GroupRuleCheck, ReviewError> {
+    if policy.check_group_rules {
+        check_group_rules(store, org, directory)
+    } else {
+        Ok(GroupRuleCheck::default())
     }
 }
 

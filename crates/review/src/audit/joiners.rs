@@ -15,8 +15,8 @@ use idaudit_store::{Store, UserRow};
 use serde::Serialize;
 
 use super::birthright::{
-    Directory, GroupRuleCheck, PersonAudit, check_group_rules, compare_expected, expectation,
-    missing_birthright, person, rule_violations,
+    Directory, GroupRuleCheck, PersonAudit, compare_expected, expectation, group_rules_of_policy,
+    missing_birthright, person, rule_violations, synced_users,
 };
 use super::leavers::target_id;
 use super::policy::Policy;
@@ -66,20 +66,11 @@ pub fn joiners(
     options: &AccessAuditOptions,
     policy: &Policy,
 ) -> Result<AccessAudit, ReviewError> {
-    let users = store.users(org)?;
-    if users.is_empty() {
-        return Err(ReviewError::EmptyDirectory {
-            org: org.to_string(),
-        });
-    }
+    let users = synced_users(store, org)?;
     let rules = policy.resolve(store, org)?;
     let since = idaudit_store::format_time(options.since);
     let directory = Directory::load(store, org, &users, &since)?;
-    let group_rules = if policy.check_group_rules {
-        check_group_rules(store, org, &directory)?
-    } else {
-        GroupRuleCheck::default()
-    };
+    let group_rules = group_rules_of_policy(store, org, policy, &directory)?;
 
     let starts = join_times(&users, &directory, options.since);
     let mut people = Vec::new();

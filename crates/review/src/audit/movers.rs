@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use idaudit_store::Store;
 
 use super::birthright::{
-    AccessViolation, Directory, Expectation, GroupRuleCheck, check_group_rules, compare_expected,
-    expectation, missing_birthright, person, rule_violations,
+    AccessViolation, Directory, Expectation, compare_expected, expectation, group_rules_of_policy,
+    missing_birthright, person, rule_violations, synced_users,
 };
 use super::joiners::{AccessAudit, AccessAuditOptions};
 use super::leavers::target_id;
@@ -32,20 +32,11 @@ pub fn movers(
     options: &AccessAuditOptions,
     policy: &Policy,
 ) -> Result<AccessAudit, ReviewError> {
-    let users = store.users(org)?;
-    if users.is_empty() {
-        return Err(ReviewError::EmptyDirectory {
-            org: org.to_string(),
-        });
-    }
+    let users = synced_users(store, org)?;
     let rules = policy.resolve(store, org)?;
     let since = idaudit_store::format_time(options.since);
     let directory = Directory::load(store, org, &users, &since)?;
-    let group_rules = if policy.check_group_rules {
-        check_group_rules(store, org, &directory)?
-    } else {
-        GroupRuleCheck::default()
-    };
+    let group_rules = group_rules_of_policy(store, org, policy, &directory)?;
 
     let moves = profile_changes(&directory);
     let mut people = Vec::new();
