@@ -39,9 +39,9 @@ pub fn run() -> ExitStatus {
     }
 }
 
-/// Whether an error comes from writing to a pipe whose reader has gone, as when the
-/// output is piped into `head`. That is how such a reader asks for no more output, so
-/// it ends the command quietly and successfully.
+/// Returns whether an error comes from writing to a pipe whose reader has closed, as
+/// when the output is piped into `head`. Such a reader wants no more output, so the
+/// command ends quietly and successfully.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause

@@ -14,7 +14,7 @@ const COLUMN_HEIGHT: f64 = 160.0;
 /// Room left and right of the columns, so that the first and last labels, centred
 /// under narrow columns, are not cut off.
 const COLUMN_MARGIN: f64 = 36.0;
-/// Longest label kept whole; longer ones are cut and end with an ellipsis.
+/// Maximum label length in characters. Longer labels are cut and end with an ellipsis.
 const MAX_LABEL_CHARS: usize = 32;
 
 /// One bar: its label and its value.
@@ -114,7 +114,8 @@ fn open_svg(title: &str, height: f64) -> String {
     )
 }
 
-/// The value the longest bar stands for; at least 1 so an all-zero chart still draws.
+/// Returns the value drawn as the longest bar, at least 1 so that an all-zero chart
+/// still draws.
 fn scale_max(bars: &[Bar]) -> f64 {
     bars.iter().map(|bar| bar.value).fold(1.0, f64::max)
 }
@@ -189,6 +190,7 @@ mod tests {
         let bars: Vec<Bar> = (1..=30).map(|m| Bar::new(format!("m{m}"), m)).collect();
         let svg = columns("Access granted per month", &bars);
         assert_eq!(svg.matches("<rect").count(), 30);
-        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(svg.starts_with("<svg"));
+        assert!(svg.ends_with("</svg>"));
     }
 }

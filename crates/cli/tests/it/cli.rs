@@ -381,7 +381,7 @@ fn sim_plants_only_chosen_scenarios() {
 }
 
 #[test]
-fn reading_a_missing_store_fails_without_creating_it() {
+fn missing_store_rejected_not_created() {
     let folder = tempfile::tempdir().unwrap();
     let store = folder.path().join("mistyped.db");
     for command in [
@@ -400,7 +400,7 @@ fn reading_a_missing_store_fails_without_creating_it() {
 }
 
 #[test]
-fn output_into_a_closed_pipe_ends_quietly() {
+fn closed_stdout_ends_quietly() {
     let folder = tempfile::tempdir().unwrap();
     let store = folder.path().join("idaudit.db");
     let import = idaudit(&store)
@@ -409,8 +409,10 @@ fn output_into_a_closed_pipe_ends_quietly() {
         .output()
         .unwrap();
     assert_eq!(import.status.code(), Some(0));
+
     let detect = idaudit(&store).arg("detect").output().unwrap();
     assert_eq!(detect.status.code(), Some(0));
+
     let list = idaudit(&store)
         .args(["alerts", "list", "--format", "json"])
         .output()
@@ -423,8 +425,9 @@ fn output_into_a_closed_pipe_ends_quietly() {
     )
     .unwrap();
     let id = first["id"].as_str().unwrap().to_string();
-    // `rules list` reports a failed write; `alerts show` prints with `println!`. The
-    // reader closes before either writes.
+
+    // `rules list` reports a failed write, and `alerts show` prints with `println!`.
+    // The reader closes before either command writes.
     for command in [vec!["rules", "list"], vec!["alerts", "show", id.as_str()]] {
         let mut child = idaudit(&store)
             .args(&command)

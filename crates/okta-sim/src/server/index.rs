@@ -1,10 +1,10 @@
 //! Indices over the served org, so that a page request costs about as much as its page.
 //!
 //! The org is plain data that tests may change while the server runs. Each cache entry
-//! records the org's generation (see `shared.rs`) when it was last found current; while
-//! the generation is the same, the entry is used as it is. After a change, an index is
-//! kept if the list it was built from has the same length and buffer address, and a
-//! rendered user or group if a digest of its fields is the same.
+//! records the org generation (see `shared.rs`) at which it was last found current, and
+//! while the generation is unchanged the entry is used as it is. After a change, an
+//! index is kept if its list has the same length and buffer address. A rendered user or
+//! group is kept if a digest of its fields is the same.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -241,8 +241,8 @@ struct Rendered {
     text: Arc<str>,
 }
 
-/// Returns the cached index if the org has not changed since it was last found
-/// current, or if it was built from the same list; builds a new one otherwise.
+/// Returns the cached index when the org is unchanged since the index was last found
+/// current, or when the index was built from the same list. Otherwise builds a new one.
 fn cached<T>(
     slot: &Mutex<Option<(u64, Arc<T>)>>,
     generation: u64,

@@ -291,7 +291,7 @@ async fn groups_and_members_page() {
 }
 
 #[tokio::test]
-async fn changes_to_the_org_show_in_the_next_page() {
+async fn org_change_shows_in_next_page() {
     let sim = start(small_org()).await;
     let token = access_token(&sim).await;
     let path = "/api/v1/users?limit=5";
