@@ -464,15 +464,31 @@ fn directory_profile(rng: &mut ChaCha8Rng, name: &str) -> DirectoryGroupProfile 
     }
 }
 
+/// Chooses the groups assigned to each app.
+///
+/// Catalog apps go to their audience. Apps beyond the catalog are internal tools, each
+/// assigned to one team or project group (or one department group when the org has none),
+/// so that an org with many apps gives each user a few dozen of them, not every one.
 fn assign_groups(directory: &Directory, plans: &[GroupPlan]) -> Vec<Vec<usize>> {
     let find = |wanted: &dyn Fn(GroupKind) -> bool| plans.iter().position(|plan| wanted(plan.kind));
+    let of_kind = |wanted: &dyn Fn(GroupKind) -> bool| -> Vec<usize> {
+        (0..plans.len())
+            .filter(|&index| wanted(plans[index].kind))
+            .collect()
+    };
+    let teams = of_kind(&|kind| matches!(kind, GroupKind::Team(_) | GroupKind::Project));
+    let departments = of_kind(&|kind| matches!(kind, GroupKind::Department(_)));
+    let tool_groups = if teams.is_empty() { departments } else { teams };
     directory
         .apps
         .iter()
         .enumerate()
         .map(|(app_index, app)| {
             let Some(entry) = catalog_entry(app) else {
-                return find(&|kind| matches!(kind, GroupKind::Everyone)).into_iter().collect();
+                return match tool_groups.len() {
+                    0 => find(&|kind| matches!(kind, GroupKind::Everyone)).into_iter().collect(),
+                    count => vec![tool_groups[app_index % count]],
+                };
             };
             let mut groups: Vec<usize> = Vec::new();
             if entry.admin_group {

@@ -577,3 +577,34 @@ fn sign_in_events_share_their_session() {
         "a sign-in and its app sign-ons share a session id"
     );
 }
+
+#[test]
+fn apps_beyond_the_catalog_go_to_one_team_each() {
+    let org = generate(&large_directory_spec(8));
+    let everyone = org
+        .groups
+        .iter()
+        .find(|group| group.name == "Everyone")
+        .map(|group| group.id.clone())
+        .unwrap();
+    let tools: Vec<_> = org
+        .apps
+        .iter()
+        .filter(|app| app.label.starts_with("Internal Tool"))
+        .collect();
+    assert!(!tools.is_empty(), "the spec has apps beyond the catalog");
+    for app in tools {
+        let groups = &org.app_group_assignments[&app.id];
+        assert_eq!(groups.len(), 1, "`{}` is assigned to {groups:?}", app.label);
+        assert_ne!(
+            groups[0], everyone,
+            "`{}` is assigned to Everyone",
+            app.label
+        );
+        assert!(
+            org.memberships[&groups[0]].len() < org.users.len() / 2,
+            "`{}` reaches half the org",
+            app.label
+        );
+    }
+}
