@@ -138,6 +138,24 @@ impl Store {
         state: &[(&str, &str)],
         write: impl FnOnce(&Transaction<'_>) -> Result<()>,
     ) -> Result<Vec<Change>> {
+        let mut changes = Vec::new();
+        self.write_with_history_streamed(org, history, state, write, |change| {
+            changes.push(change)
+        })?;
+        Ok(changes)
+    }
+
+    /// Runs `write` like [`Store::write_with_history`], but hands each
+    /// recorded change to `on_change` as it is inserted instead of returning
+    /// them all, so that memory does not grow with the count of changes.
+    pub(crate) fn write_with_history_streamed(
+        &mut self,
+        org: &str,
+        history: History<'_>,
+        state: &[(&str, &str)],
+        write: impl FnOnce(&Transaction<'_>) -> Result<()>,
+        mut on_change: impl FnMut(Change),
+    ) -> Result<()> {
         let transaction = self.connection.transaction()?;
         let recording = matches!(history, History::Record(_));
         if recording {
@@ -145,20 +163,16 @@ impl Store {
         }
         write(&transaction)?;
 
-        let mut changes = Vec::new();
         if let History::Record(attribute) = history {
             snapshot_entitlements(&transaction, org, "entitlements_after")?;
-            for draft in diff_entitlements(&transaction)? {
-                let attribution = attribute(&draft);
-                changes.push(insert_change(&transaction, org, draft, attribution)?);
-            }
+            record_changes(&transaction, org, attribute, &mut on_change)?;
             transaction.execute_batch(
                 "DROP TABLE temp.entitlements_before; DROP TABLE temp.entitlements_after;",
             )?;
         }
         save_state(&transaction, state)?;
         transaction.commit()?;
-        Ok(changes)
+        Ok(())
     }
 
     /// Runs `write` in a transaction like [`Store::write_with_history`], but
@@ -288,13 +302,23 @@ fn snapshot_entitlements(transaction: &Transaction<'_>, org: &str, table: &str) 
     Ok(())
 }
 
-/// Compares the two temporary snapshots: rows only after are `added`, rows
-/// only before are `removed`, rows in both with another value are `changed`.
-fn diff_entitlements(transaction: &Transaction<'_>) -> Result<Vec<ChangeDraft>> {
+/// Compares the two temporary snapshots and inserts each difference into
+/// `changes` as `attribute` dates it, row by row: rows only after are
+/// `added`, rows only before are `removed`, rows in both with another value
+/// are `changed`.
+fn record_changes(
+    transaction: &Transaction<'_>,
+    org: &str,
+    attribute: &dyn Fn(&ChangeDraft) -> Attribution,
+    on_change: &mut dyn FnMut(Change),
+) -> Result<()> {
+    // The query reads only the temporary snapshots, so the inserts into
+    // `changes` cannot alter the rows it returns.
     let mut statement = transaction.prepare(DIFF)?;
-    let rows = statement.query_map([], |row| {
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
         let empty_to_none = |value: Option<String>| value.filter(|text| !text.is_empty());
-        Ok(ChangeDraft {
+        let draft = ChangeDraft {
             action: row.get(0)?,
             kind: row.get(1)?,
             subject_type: row.get(2)?,
@@ -302,9 +326,11 @@ fn diff_entitlements(transaction: &Transaction<'_>) -> Result<Vec<ChangeDraft>> 
             object_id: row.get(4)?,
             old_value: empty_to_none(row.get(5)?),
             new_value: empty_to_none(row.get(6)?),
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        };
+        let attribution = attribute(&draft);
+        on_change(insert_change(transaction, org, draft, attribution)?);
+    }
+    Ok(())
 }
 
 fn insert_change(
@@ -318,24 +344,24 @@ fn insert_change(
     } else {
         "sync"
     };
-    transaction.execute(
+    let mut insert = transaction.prepare_cached(
         "INSERT INTO changes (org, time, kind, action, subject_type, subject_id, object_id,
             old_value, new_value, source, event_uuid)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![
-            org,
-            attribution.time,
-            draft.kind,
-            draft.action,
-            draft.subject_type,
-            draft.subject_id,
-            draft.object_id,
-            draft.old_value,
-            draft.new_value,
-            source,
-            attribution.event_uuid
-        ],
     )?;
+    insert.execute(params![
+        org,
+        attribution.time,
+        draft.kind,
+        draft.action,
+        draft.subject_type,
+        draft.subject_id,
+        draft.object_id,
+        draft.old_value,
+        draft.new_value,
+        source,
+        attribution.event_uuid
+    ])?;
     Ok(Change {
         id: transaction.last_insert_rowid(),
         org: org.to_string(),

@@ -38,7 +38,7 @@ pub use directory::{
 pub use events::{EventRecord, InsertOutcome, StoredEvent};
 pub use history::{Attribution, Change, ChangeDraft, ChangeQuery, History};
 pub use outbox::{OutboxCounts, OutboxEntry, QueuedAlert};
-pub use staging::DirectoryStaging;
+pub use staging::{DirectoryStaging, UpdateStaging};
 pub use write::DirectoryUpdate;
 
 /// Errors from the store.

@@ -1,5 +1,5 @@
-//! Staging of a full directory sync: rows written as they arrive, then
-//! swapped in at once.
+//! Staging of directory syncs: rows written as they arrive, then applied
+//! at once.
 //!
 //! A full sync reads far more than it should hold in memory: an org with
 //! tens of thousands of users has millions of app assignments. It writes each
@@ -9,12 +9,22 @@
 //! staged rows and records the entitlement changes, in one transaction and
 //! inside SQLite. Readers on other connections never see half a sync, and
 //! the rows never need to fit in memory.
+//!
+//! An incremental sync reads again the members of some groups and the
+//! assignments of some apps, and one app can list every user of the org.
+//! [`UpdateStaging`] stages those lists in the same tables, and
+//! [`UpdateStaging::apply`] replaces the stored rows of each group or app
+//! read again with the staged ones, together with the rest of a
+//! [`DirectoryUpdate`].
+
+use std::collections::BTreeSet;
 
 use rusqlite::{Connection, params};
 
 use crate::access::{FactorRow, GroupOwnerRow, GroupRuleRow, RoleAssignmentRow};
 use crate::directory::DIRECTORY_TABLES;
-use crate::write::{STAGED, Writer};
+use crate::history::History;
+use crate::write::{DirectoryUpdate, STAGED, Writer};
 use crate::{AppGroupRow, AppRow, AppUserRow, GroupRow, Membership, Result, Store, UserRow};
 
 /// A full replacement of one org's directory, being written.
@@ -157,6 +167,136 @@ impl DirectoryStaging<'_> {
     }
 }
 
+/// An incremental update of one org's directory whose large lists are
+/// being written: the members and owners of the groups read again and the
+/// user and group assignments of the apps read again.
+///
+/// Dropping it without [`UpdateStaging::apply`] discards the staged rows and
+/// leaves the stored directory as it was.
+pub struct UpdateStaging<'a> {
+    staging: DirectoryStaging<'a>,
+    /// Groups whose stored members and owners the staged ones replace.
+    groups: BTreeSet<String>,
+    /// Apps whose stored user and group assignments the staged ones replace.
+    apps: BTreeSet<String>,
+}
+
+impl Store {
+    /// Starts an incremental update of the directory of `org`: creates empty
+    /// staging tables shaped like the stored ones.
+    pub fn stage_directory_update(&mut self, org: &str) -> Result<UpdateStaging<'_>> {
+        Ok(UpdateStaging {
+            staging: self.stage_directory(org)?,
+            groups: BTreeSet::new(),
+            apps: BTreeSet::new(),
+        })
+    }
+}
+
+impl UpdateStaging<'_> {
+    /// Stages the members (user ids) and owners of `group_id`, which replace
+    /// the stored ones when the update is applied.
+    pub fn group_members_and_owners(
+        &mut self,
+        group_id: &str,
+        members: &[String],
+        owners: &[GroupOwnerRow],
+    ) -> Result<()> {
+        self.groups.insert(group_id.to_string());
+        let memberships: Vec<Membership> = members
+            .iter()
+            .map(|user_id| Membership {
+                group_id: group_id.to_string(),
+                user_id: user_id.clone(),
+            })
+            .collect();
+        self.staging.write(|writer| {
+            writer.memberships(&memberships)?;
+            writer.group_owners(owners)
+        })
+    }
+
+    /// Stages user assignments of `app_id`, which replace the stored ones
+    /// when the update is applied. It may be called once per page.
+    pub fn app_users(&mut self, app_id: &str, rows: &[AppUserRow]) -> Result<()> {
+        self.apps.insert(app_id.to_string());
+        self.staging.app_users(rows)
+    }
+
+    /// Stages the group assignments of `app_id`. When the update is applied,
+    /// the app's staged user and group assignments replace its stored ones,
+    /// even when `rows` and the staged users are empty.
+    pub fn app_groups(&mut self, app_id: &str, rows: &[AppGroupRow]) -> Result<()> {
+        self.apps.insert(app_id.to_string());
+        self.staging.app_groups(rows)
+    }
+
+    /// Removes the staged members and owners of a group deleted while it was
+    /// read, so that applying the update writes none of them.
+    pub fn discard_group(&mut self, group_id: &str) -> Result<()> {
+        self.groups.remove(group_id);
+        let targets = [
+            ("memberships", "group_id = ?2"),
+            ("group_owners", "group_id = ?2"),
+        ];
+        self.staging.discard(&targets, group_id)
+    }
+
+    /// Removes the staged assignments of an app deleted while they were
+    /// read, so that applying the update writes none of them.
+    pub fn discard_app(&mut self, app_id: &str) -> Result<()> {
+        self.apps.remove(app_id);
+        self.staging.discard_app_details(app_id)
+    }
+
+    /// Applies `update` and then the staged rows, records the entitlement
+    /// changes as `history` describes, and saves `state`, in one transaction.
+    /// Returns the count of changes recorded.
+    ///
+    /// The staged rows replace the stored members and owners of each staged
+    /// group and the stored assignments of each staged app. Like
+    /// [`DirectoryStaging::commit`], only rows that differ are written.
+    pub fn apply(
+        self,
+        update: &DirectoryUpdate,
+        history: History<'_>,
+        state: &[(&str, &str)],
+    ) -> Result<u64> {
+        let UpdateStaging {
+            staging,
+            groups,
+            apps,
+        } = self;
+        let org = staging.org.clone();
+        let mut recorded = 0;
+        staging.store.write_with_history_streamed(
+            &org,
+            history,
+            state,
+            |transaction| {
+                let writer = Writer {
+                    transaction,
+                    org: &org,
+                    tables: "",
+                };
+                writer.apply(update)?;
+                let owned = [
+                    ("memberships", "group_id", &groups),
+                    ("group_owners", "group_id", &groups),
+                    ("app_user_assignments", "app_id", &apps),
+                    ("app_group_assignments", "app_id", &apps),
+                ];
+                for (table, owner_column, owners) in owned {
+                    replace_owned_from_staging(transaction, &org, table, owner_column, owners)?;
+                }
+                Ok(())
+            },
+            |_| recorded += 1,
+        )?;
+        Ok(recorded)
+    }
+}
+
 impl Drop for DirectoryStaging<'_> {
     fn drop(&mut self) {
         for table in DIRECTORY_TABLES {
@@ -168,28 +308,49 @@ impl Drop for DirectoryStaging<'_> {
     }
 }
 
+/// The SQL conditions that compare a stored row (`stored`) with a staged
+/// row (`staged`) of one directory table.
+struct RowComparison {
+    /// The two rows have the same primary key.
+    same_key: String,
+    /// The two rows are equal in every column.
+    same_values: String,
+}
+
+impl RowComparison {
+    fn of(connection: &Connection, table: &str) -> Result<RowComparison> {
+        let mut statement = connection.prepare(&format!("PRAGMA main.table_info({table})"))?;
+        let columns: Vec<(String, i64)> = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(1)?, row.get::<_, i64>(5)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let same_key = columns
+            .iter()
+            .filter(|(_, key_position)| *key_position > 0)
+            .map(|(name, _)| format!("stored.{name} = staged.{name}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let same_values = columns
+            .iter()
+            .map(|(name, _)| format!("stored.{name} IS staged.{name}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        Ok(RowComparison {
+            same_key,
+            same_values,
+        })
+    }
+}
+
 /// Makes the stored rows of `org` in `table` equal to the staged ones:
 /// deletes the stored rows whose key is not staged, then inserts or replaces
 /// the staged rows that differ from the stored row with the same key.
 fn replace_from_staging(connection: &Connection, org: &str, table: &str) -> Result<()> {
-    let mut statement = connection.prepare(&format!("PRAGMA main.table_info({table})"))?;
-    let columns: Vec<(String, i64)> = statement
-        .query_map([], |row| {
-            Ok((row.get::<_, String>(1)?, row.get::<_, i64>(5)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let same_key = columns
-        .iter()
-        .filter(|(_, key_position)| *key_position > 0)
-        .map(|(name, _)| format!("stored.{name} = staged.{name}"))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    let same_values = columns
-        .iter()
-        .map(|(name, _)| format!("stored.{name} IS staged.{name}"))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-
+    let RowComparison {
+        same_key,
+        same_values,
+    } = RowComparison::of(connection, table)?;
     connection.execute(
         &format!(
             "DELETE FROM main.{table} AS stored WHERE stored.org = ?1 AND NOT EXISTS
@@ -205,5 +366,37 @@ fn replace_from_staging(connection: &Connection, org: &str, table: &str) -> Resu
         ),
         [],
     )?;
+    Ok(())
+}
+
+/// Makes the stored rows of `org` in `table` whose `owner_column` is one of
+/// `owners` equal to the staged rows of those owners, as
+/// [`replace_from_staging`] does for a whole table. Rows of other owners stay.
+fn replace_owned_from_staging(
+    connection: &Connection,
+    org: &str,
+    table: &str,
+    owner_column: &str,
+    owners: &BTreeSet<String>,
+) -> Result<()> {
+    let RowComparison {
+        same_key,
+        same_values,
+    } = RowComparison::of(connection, table)?;
+    let mut delete = connection.prepare(&format!(
+        "DELETE FROM main.{table} AS stored
+         WHERE stored.org = ?1 AND stored.{owner_column} = ?2 AND NOT EXISTS
+           (SELECT 1 FROM {STAGED}{table} staged WHERE {same_key})"
+    ))?;
+    let mut insert = connection.prepare(&format!(
+        "INSERT OR REPLACE INTO main.{table}
+         SELECT * FROM {STAGED}{table} staged
+         WHERE staged.org = ?1 AND staged.{owner_column} = ?2 AND NOT EXISTS
+           (SELECT 1 FROM main.{table} stored WHERE {same_key} AND {same_values})"
+    ))?;
+    for owner in owners {
+        delete.execute(params![org, owner])?;
+        insert.execute(params![org, owner])?;
+    }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Writing directory rows: the inserts shared by a full replacement and an
-//! incremental [`DirectoryUpdate`].
+//! incremental [`DirectoryUpdate`], into the stored or the staging tables.
 
 use rusqlite::{Connection, params};
 
@@ -13,7 +13,8 @@ use crate::{AppGroupRow, AppRow, AppUserRow, GroupRow, Membership, Result, Store
 /// members of a group, the assignments of an app, the roles of a user or
 /// group, the factors of a user, the owners of a group. Users and groups are
 /// upserted. A deleted user, group or app is removed with every row that
-/// names it.
+/// names it. Lists too large to hold in memory, such as the assignments of
+/// an app assigned to everyone, go through [`crate::UpdateStaging`] instead.
 #[derive(Clone, Debug, Default)]
 pub struct DirectoryUpdate {
     pub users: Vec<UserRow>,
@@ -61,16 +62,18 @@ pub(crate) struct Writer<'a> {
     pub transaction: &'a Connection,
     pub org: &'a str,
     /// Prefix of the table names: empty for the stored directory,
-    /// [`STAGED`] for the staging tables of a full sync.
+    /// [`STAGED`] for the staging tables of a sync.
     pub tables: &'a str,
 }
 
-/// Prefix of the temporary tables that a full sync fills before it replaces
-/// the stored directory with their contents.
+/// Prefix of the temporary tables that a sync fills before it writes their
+/// contents to the stored directory.
 pub(crate) const STAGED: &str = "temp.staged_";
 
 impl Writer<'_> {
-    fn apply(&self, update: &DirectoryUpdate) -> Result<()> {
+    /// Writes `update`: deletions first, then upserts, then the rows that
+    /// replace what is stored under each owner.
+    pub(crate) fn apply(&self, update: &DirectoryUpdate) -> Result<()> {
         for user_id in &update.deleted_users {
             self.delete_user(user_id)?;
         }

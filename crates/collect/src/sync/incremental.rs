@@ -9,15 +9,21 @@
 //! objects they name get their members, assignments, roles or factors read
 //! again. Objects deleted without an event are left for the periodic full
 //! sync to find.
+//!
+//! The members of the groups and the assignments of the apps read again go
+//! to the store's staging tables as they arrive, because one app can be
+//! assigned to every user of the org. One transaction at the end applies
+//! them with the other changes (see [`idaudit_store::UpdateStaging`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use idaudit_okta::Client;
-use idaudit_store::{DirectoryUpdate, GroupRow, History, Store, UserRow};
+use idaudit_store::{DirectoryUpdate, GroupRow, History, Store, UpdateStaging, UserRow};
 
 use super::events::{ENTITLEMENT_EVENT_TYPES, EntitlementEvent, attribute};
-use super::read::{self, encode_query, fetch_each, is_vanished};
+use super::read::{self, encode_query, fetch_each, for_each_fetched, is_vanished};
 use super::{SyncError, SyncSummary, last_sync_key};
 use crate::Progress;
 use crate::event::to_event_record;
@@ -49,26 +55,30 @@ pub(super) async fn run(
         .filter_map(EntitlementEvent::from_stored)
         .collect();
 
-    let targets = Targets::plan(store, org, &update, &events)?;
+    let mut targets = Targets::plan(store, org, &update, &events)?;
     let refreshed = targets.count();
+    targets.read_named(client, progress, &mut update).await?;
+    let factor_users = targets.factor_users(store, org, &mut update)?;
+
+    let staging = Mutex::new(store.stage_directory_update(org)?);
     let vanished = targets
-        .read(client, store, org, progress, &mut update)
+        .read(client, &staging, factor_users, progress, &mut update)
         .await?;
+    let staging = staging.into_inner().unwrap_or_else(PoisonError::into_inner);
 
     let sync_time = idaudit_store::format_time(started);
     let attribute_change =
         |draft: &idaudit_store::ChangeDraft| attribute(&events, draft, &sync_time);
     let key = last_sync_key(org);
     let state = [(key.as_str(), sync_time.as_str())];
-    let changes =
-        store.apply_directory_update(org, &update, History::Record(&attribute_change), &state)?;
+    let changes = staging.apply(&update, History::Record(&attribute_change), &state)?;
 
     Ok(SyncSummary {
         kind: "incremental".to_string(),
         reason: format!("changes since {since_text}"),
         refreshed,
         events: events.len() as u64,
-        changes: changes.len() as u64,
+        changes,
         vanished,
         ..SyncSummary::default()
     })
@@ -112,6 +122,14 @@ async fn fetch_events(
     progress.finish_phase();
     store.insert_events(org, "poll", &records)?;
     Ok(())
+}
+
+/// The staging of the update, shared by the reads that run at once. Each
+/// read locks it only to write rows, never across an `await`.
+type Staging<'a> = Mutex<UpdateStaging<'a>>;
+
+fn lock<'s, 'a>(staging: &'s Staging<'a>) -> MutexGuard<'s, UpdateStaging<'a>> {
+    staging.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Returns whether a user keeps the factors enrolled while moving between
@@ -289,15 +307,14 @@ impl Targets {
         .sum()
     }
 
-    /// Reads the targets into `update`; returns how many had been deleted.
-    async fn read(
-        mut self,
+    /// Reads the users and groups that events named into `update`, with
+    /// those deleted since, and drops the deleted ones from the targets.
+    async fn read_named(
+        &mut self,
         client: &Client,
-        store: &Store,
-        org: &str,
         progress: &dyn Progress,
         update: &mut DirectoryUpdate,
-    ) -> Result<u64, SyncError> {
+    ) -> Result<(), SyncError> {
         let users = std::mem::take(&mut self.users).into_iter().collect();
         for (user_id, result) in fetch_each(progress, "Named users", users, |id| async move {
             read::read_user(client, &id).await
@@ -323,14 +340,7 @@ impl Targets {
             }
         }
         self.forget_deleted(update);
-
-        let mut vanished = 0;
-        vanished += self.read_groups(client, progress, update).await?;
-        vanished += self
-            .read_users(client, store, org, progress, update)
-            .await?;
-        vanished += self.read_apps(client, progress, update).await?;
-        Ok(vanished)
+        Ok(())
     }
 
     /// Drops deleted objects, whose rows the update removes anyway.
@@ -352,32 +362,78 @@ impl Targets {
         self.apps.retain(|app_id| listed.contains(app_id.as_str()));
     }
 
-    async fn read_groups(
+    /// Returns the users whose factors are read again. Users who cannot
+    /// have factors lose the stored ones in `update`, without a request.
+    fn factor_users(
+        &self,
+        store: &Store,
+        org: &str,
+        update: &mut DirectoryUpdate,
+    ) -> Result<Vec<String>, SyncError> {
+        let mut eligible = Vec::new();
+        for user_id in &self.user_factors {
+            let listed = update.users.iter().find(|user| &user.id == user_id);
+            let status = match listed {
+                Some(user) => Some(user.status.clone()),
+                None => store.user_status(org, user_id)?,
+            };
+            match status {
+                Some(status) if read::may_have_factors(&status) => eligible.push(user_id.clone()),
+                _ => update.user_factors.push((user_id.clone(), Vec::new())),
+            }
+        }
+        Ok(eligible)
+    }
+
+    /// Reads the members, assignments, roles and `factor_users`' factors of
+    /// the targets: the small lists into `update`, members, owners and app
+    /// assignments into `staging`. Returns how many targets had been deleted.
+    async fn read(
         &self,
         client: &Client,
+        staging: &Staging<'_>,
+        factor_users: Vec<String>,
         progress: &dyn Progress,
         update: &mut DirectoryUpdate,
     ) -> Result<u64, SyncError> {
         let mut vanished = 0;
-        let ids = self.group_members.iter().cloned().collect();
-        for (group_id, result) in fetch_each(progress, "Group members", ids, |id| async move {
+        vanished += self.read_groups(client, staging, progress, update).await?;
+        vanished += self
+            .read_users(client, factor_users, progress, update)
+            .await?;
+        vanished += self.read_apps(client, staging, progress, update).await?;
+        Ok(vanished)
+    }
+
+    async fn read_groups(
+        &self,
+        client: &Client,
+        staging: &Staging<'_>,
+        progress: &dyn Progress,
+        update: &mut DirectoryUpdate,
+    ) -> Result<u64, SyncError> {
+        let mut vanished = 0;
+        let ids: Vec<String> = self.group_members.iter().cloned().collect();
+        let fetch = |id: String| async move {
             let members = read::read_members(client, &id).await?;
             let owners = read::read_owners(client, &id).await?;
             Ok((members, owners))
-        })
-        .await
-        {
+        };
+        progress.start_phase("Group members", Some(ids.len() as u64));
+        for_each_fetched(progress, ids, fetch, |group_id, result| {
             match read::skip_if_vanished(result, "group", &group_id)? {
                 Some((members, owners)) => {
-                    update.group_members.push((group_id.clone(), members));
-                    update.group_owners.push((group_id, owners));
+                    lock(staging).group_members_and_owners(&group_id, &members, &owners)?
                 }
                 None => {
                     vanished += 1;
                     update.deleted_groups.push(group_id);
                 }
             }
-        }
+            Ok(())
+        })
+        .await?;
+        progress.finish_phase();
 
         let ids = self.group_roles.iter().cloned().collect();
         let mut roles_skipped = false;
@@ -394,6 +450,7 @@ impl Targets {
                 Some(roles) => update.group_roles.push((group_id, roles)),
                 None => {
                     vanished += 1;
+                    lock(staging).discard_group(&group_id)?;
                     update.deleted_groups.push(group_id);
                 }
             }
@@ -407,8 +464,7 @@ impl Targets {
     async fn read_users(
         &self,
         client: &Client,
-        store: &Store,
-        org: &str,
+        factor_users: Vec<String>,
         progress: &dyn Progress,
         update: &mut DirectoryUpdate,
     ) -> Result<u64, SyncError> {
@@ -433,20 +489,7 @@ impl Targets {
             read::warn_roles_skipped();
         }
 
-        // Users who cannot have factors lose the stored ones without a request.
-        let mut eligible = Vec::new();
-        for user_id in &self.user_factors {
-            let listed = update.users.iter().find(|user| &user.id == user_id);
-            let status = match listed {
-                Some(user) => Some(user.status.clone()),
-                None => store.user_status(org, user_id)?,
-            };
-            match status {
-                Some(status) if read::may_have_factors(&status) => eligible.push(user_id.clone()),
-                _ => update.user_factors.push((user_id.clone(), Vec::new())),
-            }
-        }
-        for (user_id, result) in fetch_each(progress, "Factors", eligible, |id| async move {
+        for (user_id, result) in fetch_each(progress, "Factors", factor_users, |id| async move {
             read::read_factors(client, &id).await
         })
         .await
@@ -459,39 +502,38 @@ impl Targets {
         Ok(vanished)
     }
 
-    /// Reads the user and group assignments of each target app into `update`.
-    ///
-    /// TODO: every assignment read here stays in memory until the one store
-    /// transaction. A change to a group assigned to an app re-reads all of
-    /// that app's users, so 500 changed users of a 50,000-user org in
-    /// `sync_bench` peaked at 764 MiB. Staging the pages, as the full sync
-    /// does, would bound it.
+    /// Reads the user and group assignments of each target app into
+    /// `staging`, the users page by page.
     async fn read_apps(
         &self,
         client: &Client,
+        staging: &Staging<'_>,
         progress: &dyn Progress,
         update: &mut DirectoryUpdate,
     ) -> Result<u64, SyncError> {
         let mut vanished = 0;
-        let ids = self.apps.iter().cloned().collect();
-        for (app_id, result) in fetch_each(progress, "App assignments", ids, |id| async move {
-            let users = read::read_app_users(client, &id).await?;
-            let groups = read::read_app_groups(client, &id).await?;
-            Ok((users, groups))
-        })
-        .await
-        {
+        let ids: Vec<String> = self.apps.iter().cloned().collect();
+        let fetch = |app_id: String| async move {
+            read::read_app_user_pages(client, &app_id, |rows| {
+                Ok(lock(staging).app_users(&app_id, &rows)?)
+            })
+            .await?;
+            read::read_app_groups(client, &app_id).await
+        };
+        progress.start_phase("App assignments", Some(ids.len() as u64));
+        for_each_fetched(progress, ids, fetch, |app_id, result| {
             match read::skip_if_vanished(result, "app", &app_id)? {
-                Some((users, groups)) => {
-                    update.app_users.push((app_id.clone(), users));
-                    update.app_groups.push((app_id, groups));
-                }
+                Some(groups) => lock(staging).app_groups(&app_id, &groups)?,
                 None => {
                     vanished += 1;
+                    lock(staging).discard_app(&app_id)?;
                     update.deleted_apps.push(app_id);
                 }
             }
-        }
+            Ok(())
+        })
+        .await?;
+        progress.finish_phase();
         Ok(vanished)
     }
 }

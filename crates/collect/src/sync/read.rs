@@ -336,19 +336,23 @@ pub(super) async fn read_members(
     Ok(ids)
 }
 
-pub(super) async fn read_app_users(
+/// Reads the user assignments of an app and hands each page's rows to
+/// `sink` as the page arrives, because an app assigned to everyone lists
+/// every user of the org.
+pub(super) async fn read_app_user_pages(
     client: &Client,
     app_id: &str,
-) -> Result<Vec<AppUserRow>, SyncError> {
-    let values = client
-        .list_all(&format!("/api/v1/apps/{app_id}/users?limit=500"))
-        .await?;
-    let mut rows = Vec::with_capacity(values.len());
-    for value in values {
-        let row: AppUser = parse(&value, "app user of", app_id)?;
-        rows.push(app_user_row(app_id, row, &value));
-    }
-    Ok(rows)
+    mut sink: impl FnMut(Vec<AppUserRow>) -> Result<(), SyncError>,
+) -> Result<(), SyncError> {
+    let path = format!("/api/v1/apps/{app_id}/users?limit=500");
+    read_pages::<AppUser>(client, &path, |page| {
+        let rows = page
+            .into_iter()
+            .map(|(row, value)| app_user_row(app_id, row, &value))
+            .collect();
+        sink(rows)
+    })
+    .await
 }
 
 pub(super) async fn read_app_groups(

@@ -433,6 +433,132 @@ async fn incremental_sync_converges_with_history() {
     sim.shutdown().await;
 }
 
+/// Builds a large app for [`incremental_sync_converges_on_large_app`]:
+/// assigns every user but the joiner to the app directly, and one group,
+/// which neither the joiner nor the returned direct assignee is in. Returns
+/// the app, the group, the joiner and the direct assignee.
+fn enlarge_app(sim: &RunningSim) -> (String, String, String, String) {
+    let live = sim.org();
+    let mut org = live.write().unwrap();
+    let active = active_users(&org);
+    let group = org
+        .groups
+        .iter()
+        .find(|group| group.group_type == GroupType::OktaGroup)
+        .unwrap()
+        .id
+        .clone();
+
+    let members = org.memberships.entry(group.clone()).or_default().clone();
+    let joiner = active
+        .iter()
+        .find(|id| !members.contains(id))
+        .unwrap()
+        .clone();
+    let unassigned = active
+        .iter()
+        .find(|id| !members.contains(id) && **id != joiner)
+        .unwrap()
+        .clone();
+
+    let app = org.apps[0].id.clone();
+    let direct: Vec<String> = org
+        .users
+        .iter()
+        .map(|user| user.id.clone())
+        .filter(|id| *id != joiner)
+        .collect();
+    org.app_user_assignments.insert(app.clone(), direct);
+    org.app_group_assignments
+        .insert(app.clone(), vec![group.clone()]);
+    (app, group, joiner, unassigned)
+}
+
+#[tokio::test]
+async fn incremental_sync_converges_on_large_app() {
+    let (_, sim, client) = sim::start(600).await;
+    let (app, group, joiner, unassigned) = enlarge_app(&sim);
+    let (_folder, mut store) = temp_store();
+    let options = SyncOptions::default();
+    let first = sync(&client, &mut store, "sim", &options, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(first.kind, "full");
+    let assigned = store.app_users("sim", &app).unwrap().len();
+    assert!(
+        assigned > 500,
+        "the app's users span more than one page of 500: {assigned}"
+    );
+
+    // The joiner reaches the app through the group, which makes the sync
+    // read all of the app's users again. One direct assignment goes.
+    {
+        let live = sim.org();
+        let mut org = live.write().unwrap();
+        org.memberships
+            .get_mut(&group)
+            .unwrap()
+            .push(joiner.clone());
+        let joined = org.groups.iter_mut().find(|g| g.id == group).unwrap();
+        joined.last_membership_updated = Utc::now();
+        let join = admin_event(
+            "group.user_membership.add",
+            &[("User", joiner.as_str()), ("UserGroup", group.as_str())],
+        );
+        org.events.push(join);
+    }
+    write_back(
+        &sim,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/apps/{app}/users/{unassigned}"),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+
+    let summary = sync(&client, &mut store, "sim", &options, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(summary.kind, "incremental");
+    let truth = sim.org().read().unwrap().clone();
+    assert_store_matches(&store, "sim", &truth);
+    assert_eq!(store.app_users("sim", &app).unwrap().len(), assigned);
+
+    let changes = store.changes(&ChangeQuery::default()).unwrap();
+    assert_eq!(summary.changes as usize, changes.len());
+    let types = event_types(&store);
+    let keys: BTreeSet<_> = changes
+        .iter()
+        .map(|change| {
+            (
+                &change.draft.kind,
+                &change.draft.subject_id,
+                &change.draft.object_id,
+            )
+        })
+        .collect();
+    assert_eq!(keys.len(), changes.len(), "each change is listed once");
+
+    let joined = only_change(&changes, "membership", &joiner, &group);
+    assert_eq!(joined.draft.action, "added");
+    assert_from_event(joined, &types, "group.user_membership.add");
+    let reached = only_change(&changes, "app_assignment", &joiner, &app);
+    assert_eq!(reached.draft.action, "added");
+    assert_eq!(
+        reached.draft.new_value.as_deref(),
+        Some(format!("GROUP {group}").as_str())
+    );
+    assert_from_event(reached, &types, "group.user_membership.add");
+    let dropped = only_change(&changes, "app_assignment", &unassigned, &app);
+    assert_eq!(dropped.draft.action, "removed");
+    assert_from_event(dropped, &types, "application.user_membership.remove");
+
+    let again = sync(&client, &mut store, "sim", &options, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(again.changes, 0, "a converged store records nothing more");
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn reconcile_finds_deletion_without_event() {
     let (_, sim, client) = sim::start(200).await;
