@@ -155,31 +155,43 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D:
 }
 
 /// Removes the whitespace between the tokens of valid JSON text.
+///
+/// Text without such whitespace is copied in one piece. Otherwise the runs
+/// between whitespace bytes are copied, and strings are kept as they are.
 fn compact_json(text: &str) -> String {
     let bytes = text.as_bytes();
-    let outside_whitespace = |byte: &u8| matches!(byte, b' ' | b'\t' | b'\n' | b'\r');
-    if !bytes.iter().any(outside_whitespace) {
-        return text.to_string();
-    }
-    let mut compact = Vec::with_capacity(bytes.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for &byte in bytes {
-        if in_string {
-            compact.push(byte);
-            match (escaped, byte) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
+    let mut compact = String::with_capacity(text.len());
+    let mut copied_to = 0;
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'"' => index = string_end(bytes, index + 1),
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                // Whitespace is ASCII, so both ends of the run are character
+                // boundaries and the slice cannot panic.
+                compact.push_str(&text[copied_to..index]);
+                index += 1;
+                copied_to = index;
             }
-        } else if !outside_whitespace(&byte) {
-            in_string = byte == b'"';
-            compact.push(byte);
+            _ => index += 1,
         }
     }
-    // Only ASCII whitespace was removed, and only between tokens, so the
-    // bytes are still the UTF-8 of the input's characters.
-    String::from_utf8(compact).unwrap_or_else(|_| text.to_string())
+    compact.push_str(&text[copied_to..]);
+    compact
+}
+
+/// Returns the position just past the closing quote of the JSON string whose
+/// content starts at `start`, or the length of `bytes` when it is unclosed.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut index = start;
+    while let Some(&byte) = bytes.get(index) {
+        match byte {
+            b'"' => return index + 1,
+            b'\\' => index += 2,
+            _ => index += 1,
+        }
+    }
+    bytes.len()
 }
 
 /// Returns the LogEvent object inside `value`, unwrapping a JSON-string wrapper.
@@ -355,6 +367,20 @@ mod tests {
             compact_json("{ \"a\" : \"x y\\\" z\" ,\n \"b\": [1, 2] }"),
             "{\"a\":\"x y\\\" z\",\"b\":[1,2]}"
         );
+    }
+
+    #[test]
+    fn compact_json_ends_string_after_escaped_backslash() {
+        assert_eq!(
+            compact_json("{\"a\": \"x\\\\\" , \"b\" : \" \"}"),
+            "{\"a\":\"x\\\\\",\"b\":\" \"}"
+        );
+    }
+
+    #[test]
+    fn compact_json_copies_compact_text() {
+        let text = r#"{"a":"x y","b":[1,2]}"#;
+        assert_eq!(compact_json(text), text);
     }
 
     #[test]

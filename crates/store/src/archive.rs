@@ -8,15 +8,19 @@
 //! with the same events, so an interrupted run leaves neither a gap nor a
 //! duplicate in the archive.
 //!
-//! A trigger on `events` adds each new event to `archive_pending`. Creating
-//! a batch moves events from there to `archive_members`, whose rows of a
-//! batch are deleted when the batch is marked written. An event in neither
-//! table is archived. Local retention deletes only archived events, and keeps
+//! Events reach `archive_pending` in bulk: the store records the rowid up to
+//! which it has scanned `events` (`archive_scan.events_through`), and events
+//! above that rowid count as pending until a call that changes the archive's
+//! lists moves them to `archive_pending`. Storing an event therefore writes
+//! nothing for the archive. Creating a batch moves events from
+//! `archive_pending` to `archive_members`, whose rows of a batch are deleted
+//! when the batch is marked written. An event at or below the scanned rowid
+//! and in neither table is archived. Local retention deletes only archived events, and keeps
 //! their uuids in `archived_events`, so that the same event stored again later
 //! is recognised instead of being archived twice.
 
 use chrono::{Duration, NaiveDate};
-use rusqlite::params;
+use rusqlite::{Connection, params};
 
 use crate::{Result, Store};
 
@@ -68,7 +72,12 @@ impl Store {
     /// UTC day of `published`, in order of org then day.
     pub fn pending_archive_partitions(&self) -> Result<Vec<PendingPartition>> {
         let mut statement = self.connection.prepare(
-            "SELECT org, substr(published, 1, 10) AS date, COUNT(*) FROM archive_pending
+            "SELECT org, substr(published, 1, 10) AS date, COUNT(*) FROM (
+                 SELECT org, published FROM archive_pending
+                 UNION ALL
+                 SELECT org, published FROM events
+                 WHERE rowid > (SELECT events_through FROM archive_scan)
+             )
              GROUP BY org, date ORDER BY org, date",
         )?;
         let rows = statement.query_map([], |row| {
@@ -85,18 +94,20 @@ impl Store {
     /// again out of the pending events, since an object already contains
     /// them. Returns how many.
     pub fn relink_archived_events(&mut self) -> Result<u64> {
-        let any: bool = self.connection.query_row(
-            "SELECT EXISTS (SELECT 1 FROM archived_events)",
-            [],
-            |row| row.get(0),
-        )?;
-        if !any {
-            return Ok(0);
+        let transaction = self.connection.transaction()?;
+        scan_new_events(&transaction)?;
+        let any: bool =
+            transaction.query_row("SELECT EXISTS (SELECT 1 FROM archived_events)", [], |row| {
+                row.get(0)
+            })?;
+        let mut changed = 0;
+        if any {
+            changed = transaction.execute(
+                "DELETE FROM archive_pending WHERE uuid IN (SELECT uuid FROM archived_events)",
+                [],
+            )?;
         }
-        let changed = self.connection.execute(
-            "DELETE FROM archive_pending WHERE uuid IN (SELECT uuid FROM archived_events)",
-            [],
-        )?;
+        transaction.commit()?;
         Ok(changed as u64)
     }
 
@@ -115,6 +126,7 @@ impl Store {
     ) -> Result<Option<ArchiveBatch>> {
         let (start, end) = day_bounds(date);
         let transaction = self.connection.transaction()?;
+        scan_new_events(&transaction)?;
         transaction.execute(
             "INSERT INTO archive_batches (org, date, object, events, created_at)
              VALUES (?1, ?2, '', 0, ?3)",
@@ -222,21 +234,34 @@ impl Store {
                               AND pending.uuid = events.uuid)
             AND NOT EXISTS (SELECT 1 FROM archive_batches WHERE written_at IS NULL)";
         let transaction = self.connection.transaction()?;
+        scan_new_events(&transaction)?;
         transaction.execute(
             &format!("INSERT OR IGNORE INTO archived_events (uuid) SELECT uuid FROM events WHERE {ARCHIVED}"),
             [before],
         )?;
         let deleted =
             transaction.execute(&format!("DELETE FROM events WHERE {ARCHIVED}"), [before])?;
+        // SQLite gives a new row the largest rowid plus one, so after deleting
+        // the newest rows the mark must come down to the largest rowid left,
+        // or events stored next would fall at or below it unscanned.
+        transaction.execute(
+            "UPDATE archive_scan
+             SET events_through = MIN(events_through, (SELECT COALESCE(MAX(rowid), 0) FROM events))",
+            [],
+        )?;
         transaction.commit()?;
         Ok(deleted as u64)
     }
 
     /// Counts pending events and archive batches.
     pub fn archive_counts(&self) -> Result<ArchiveCounts> {
-        let pending_events =
-            self.connection
-                .query_row("SELECT COUNT(*) FROM archive_pending", [], |row| row.get(0))?;
+        let pending_events = self.connection.query_row(
+            "SELECT (SELECT COUNT(*) FROM archive_pending)
+                  + (SELECT COUNT(*) FROM events
+                     WHERE rowid > (SELECT events_through FROM archive_scan))",
+            [],
+            |row| row.get(0),
+        )?;
         let (unwritten_batches, written_batches, archived_events) = self.connection.query_row(
             "SELECT COUNT(*) FILTER (WHERE written_at IS NULL),
                     COUNT(*) FILTER (WHERE written_at IS NOT NULL),
@@ -252,6 +277,35 @@ impl Store {
             archived_events,
         })
     }
+}
+
+/// Moves the events stored since the last scan, those with a rowid above
+/// `archive_scan.events_through`, to `archive_pending`, and raises the mark to
+/// the newest rowid. Returns how many events were moved.
+///
+/// It runs in the caller's transaction. The newest rowid is read once and
+/// bounds both steps, so an event that another connection commits meanwhile
+/// stays above the mark for the next scan.
+///
+/// NOTE: this relies on SQLite giving each new row a rowid above every
+/// existing one, which holds until a rowid reaches 2^63 - 1, after which
+/// SQLite picks unused rowids at random.
+fn scan_new_events(connection: &Connection) -> Result<u64> {
+    let (through, newest): (i64, i64) = connection.query_row(
+        "SELECT events_through, (SELECT COALESCE(MAX(rowid), 0) FROM events) FROM archive_scan",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    if newest <= through {
+        return Ok(0);
+    }
+    let moved = connection.execute(
+        "INSERT OR IGNORE INTO archive_pending (org, published, uuid)
+         SELECT org, published, uuid FROM events WHERE rowid > ?1 AND rowid <= ?2",
+        [through, newest],
+    )?;
+    connection.execute("UPDATE archive_scan SET events_through = ?1", [newest])?;
+    Ok(moved as u64)
 }
 
 /// Returns the first and past-the-end `published` values of a UTC day, as

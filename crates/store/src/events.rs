@@ -1,8 +1,13 @@
 //! The System Log table: each event stored once, keyed by its `uuid`.
 
-use rusqlite::params;
+use rusqlite::{CachedStatement, Connection, params};
 
 use crate::{Result, Store};
+
+/// Inserts one event, unless an event with its `uuid` is already stored.
+const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events (uuid, org, published, event_type,
+    actor_id, actor_alternate_id, outcome_result, client_ip, source, stored_at, raw)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 /// An event ready to store: key fields pulled out of the raw LogEvent.
 #[derive(Clone, Debug)]
@@ -88,26 +93,9 @@ impl Store {
         let transaction = self.connection.transaction()?;
         let mut new = Vec::new();
         {
-            let mut insert = transaction.prepare_cached(
-                "INSERT OR IGNORE INTO events (uuid, org, published, event_type, actor_id,
-                    actor_alternate_id, outcome_result, client_ip, source, stored_at, raw)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
+            let mut insert = transaction.prepare_cached(INSERT_EVENT)?;
             for (position, event) in events.iter().enumerate() {
-                let changed = insert.execute(params![
-                    event.uuid,
-                    org,
-                    event.published,
-                    event.event_type,
-                    event.actor_id,
-                    event.actor_alternate_id,
-                    event.outcome_result,
-                    event.client_ip,
-                    source,
-                    stored_at,
-                    event.raw
-                ])?;
-                if changed == 1 {
+                if insert_event(&mut insert, org, source, &stored_at, event)? {
                     new.push(position);
                 }
             }
@@ -121,6 +109,25 @@ impl Store {
         }
         transaction.commit()?;
         Ok(new)
+    }
+
+    /// Starts an [`EventWriter`] that stores events of `org` from `source` one
+    /// at a time, for an import too large to hold in memory.
+    pub fn event_writer<'s>(
+        &'s mut self,
+        org: &'s str,
+        source: &'s str,
+    ) -> Result<EventWriter<'s>> {
+        let connection = &self.connection;
+        Ok(EventWriter {
+            insert: connection.prepare_cached(INSERT_EVENT)?,
+            connection,
+            org,
+            source,
+            stored_at: String::new(),
+            in_transaction: false,
+            outcome: InsertOutcome::default(),
+        })
     }
 
     /// Returns the uuids of every stored event, in no particular order.
@@ -210,4 +217,100 @@ impl Store {
             |row| row.get(0),
         )?)
     }
+}
+
+/// Stores events one at a time in transactions that the caller commits, so
+/// that a large import needs neither a transaction per event nor all of its
+/// events in memory at once.
+///
+/// Events are stored as by [`Store::insert_events`]: a `uuid` already stored
+/// is counted as a duplicate and left as it was, and events take rowids in
+/// the order they are passed. Events not yet committed when the writer is
+/// dropped are rolled back.
+pub struct EventWriter<'s> {
+    connection: &'s Connection,
+    insert: CachedStatement<'s>,
+    org: &'s str,
+    source: &'s str,
+    /// `stored_at` of the events of the open transaction.
+    stored_at: String,
+    in_transaction: bool,
+    outcome: InsertOutcome,
+}
+
+impl EventWriter<'_> {
+    /// Stores `event` in the open transaction, starting one if none is open.
+    /// Returns true when the event was new.
+    pub fn insert(&mut self, event: &EventRecord) -> Result<bool> {
+        if !self.in_transaction {
+            self.connection.execute_batch("BEGIN")?;
+            self.in_transaction = true;
+            self.stored_at = crate::format_time(chrono::Utc::now());
+        }
+        let new = insert_event(
+            &mut self.insert,
+            self.org,
+            self.source,
+            &self.stored_at,
+            event,
+        )?;
+        if new {
+            self.outcome.inserted += 1;
+        } else {
+            self.outcome.duplicates += 1;
+        }
+        Ok(new)
+    }
+
+    /// Commits the events stored since the last commit, if any.
+    pub fn commit(&mut self) -> Result<()> {
+        if self.in_transaction {
+            self.connection.execute_batch("COMMIT")?;
+            self.in_transaction = false;
+        }
+        Ok(())
+    }
+
+    /// Returns how many events were new and how many were duplicates so far,
+    /// committed or not.
+    pub fn outcome(&self) -> InsertOutcome {
+        self.outcome
+    }
+}
+
+impl Drop for EventWriter<'_> {
+    fn drop(&mut self) {
+        if self.in_transaction {
+            // A failed rollback leaves SQLite to roll the transaction back when
+            // the connection closes, which loses nothing that was committed.
+            if let Err(error) = self.connection.execute_batch("ROLLBACK") {
+                tracing::warn!(%error, "Failed to roll back uncommitted events");
+            }
+        }
+    }
+}
+
+/// Runs `insert` (the statement [`INSERT_EVENT`]) for one event; returns true
+/// when the event was new.
+fn insert_event(
+    insert: &mut CachedStatement<'_>,
+    org: &str,
+    source: &str,
+    stored_at: &str,
+    event: &EventRecord,
+) -> Result<bool> {
+    let changed = insert.execute(params![
+        event.uuid,
+        org,
+        event.published,
+        event.event_type,
+        event.actor_id,
+        event.actor_alternate_id,
+        event.outcome_result,
+        event.client_ip,
+        source,
+        stored_at,
+        event.raw
+    ])?;
+    Ok(changed == 1)
 }

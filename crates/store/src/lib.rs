@@ -35,7 +35,7 @@ pub use directory::{
     AppGroupRow, AppRow, AppUserRow, DirectoryCounts, DirectorySnapshot, GroupRow, Membership,
     UserRow,
 };
-pub use events::{EventRecord, InsertOutcome, StoredEvent};
+pub use events::{EventRecord, EventWriter, InsertOutcome, StoredEvent};
 pub use history::{Attribution, Change, ChangeDraft, ChangeQuery, History};
 pub use outbox::{OutboxCounts, OutboxEntry, QueuedAlert};
 pub use staging::{DirectoryStaging, UpdateStaging};

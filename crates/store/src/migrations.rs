@@ -360,6 +360,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (campaign_id, action, target_id, user_id)
     );
     "#,
+    // Version 6: the archive finds new events by rowid instead of a trigger
+    // that added each stored event to `archive_pending`.
+    r#"
+    DROP TRIGGER events_archive_pending;
+
+    -- One row. Every event with a rowid at or below events_through is in
+    -- `archive_pending`, in `archive_members` or archived; the events above
+    -- it are pending and are moved to `archive_pending` in bulk before the
+    -- archive reads or changes its lists. The trigger kept every event
+    -- stored so far in those lists, so the scan starts at the newest rowid.
+    CREATE TABLE archive_scan (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        events_through INTEGER NOT NULL
+    );
+    INSERT INTO archive_scan (id, events_through)
+        SELECT 1, COALESCE(MAX(rowid), 0) FROM events;
+    "#,
 ];
 
 /// Returns the schema version this build writes.
@@ -389,4 +406,97 @@ pub fn migrate(connection: &mut Connection) -> Result<(), Error> {
         tracing::debug!(version, "Applied store migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::MIGRATIONS;
+    use crate::{EventRecord, Store};
+
+    fn record(uuid: &str, published: &str) -> EventRecord {
+        EventRecord {
+            uuid: uuid.to_string(),
+            published: published.to_string(),
+            event_type: "user.session.start".to_string(),
+            actor_id: None,
+            actor_alternate_id: None,
+            outcome_result: None,
+            client_ip: None,
+            raw: format!(r#"{{"uuid":"{uuid}"}}"#),
+        }
+    }
+
+    /// Writes a store at schema version 5, when a trigger kept the archive's
+    /// pending list, with three events of which `archived` is in a written
+    /// batch and `pending-1` and `pending-2` are pending.
+    fn write_version_5_store(path: &std::path::Path) {
+        let mut connection = Connection::open(path).unwrap();
+        for (index, sql) in MIGRATIONS.iter().take(5).enumerate() {
+            let transaction = connection.transaction().unwrap();
+            transaction.execute_batch(sql).unwrap();
+            transaction
+                .pragma_update(None, "user_version", index as u32 + 1)
+                .unwrap();
+            transaction.commit().unwrap();
+        }
+        for (uuid, published) in [
+            ("archived", "2026-01-01T10:00:00.000Z"),
+            ("pending-1", "2026-01-02T10:00:00.000Z"),
+            ("pending-2", "2026-01-02T11:00:00.000Z"),
+        ] {
+            connection
+                .execute(
+                    "INSERT INTO events (uuid, org, published, event_type, source, stored_at, raw)
+                     VALUES (?1, 'org', ?2, 'user.session.start', 'poll', ?2, '{}')",
+                    [uuid, published],
+                )
+                .unwrap();
+        }
+        connection
+            .execute_batch(
+                "INSERT INTO archive_batches (org, date, object, events, created_at, written_at)
+                 VALUES ('org', '2026-01-01', 'a.parquet', 1, 'x', 'x');
+                 DELETE FROM archive_pending WHERE uuid = 'archived';",
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn version_5_pending_events_stay_pending() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("idaudit.db");
+        write_version_5_store(&path);
+
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 6);
+        assert_eq!(store.count_events().unwrap(), 3);
+        let counts = store.archive_counts().unwrap();
+        assert_eq!(counts.pending_events, 2);
+        assert_eq!(counts.archived_events, 1);
+
+        store
+            .insert_events(
+                "org",
+                "import",
+                &[record("new", "2026-01-02T12:00:00.000Z")],
+            )
+            .unwrap();
+        let partitions = store.pending_archive_partitions().unwrap();
+        assert_eq!(partitions.len(), 1);
+        assert_eq!(partitions[0].date, "2026-01-02");
+        assert_eq!(partitions[0].events, 3);
+
+        let batch = store
+            .create_archive_batch("org", "2026-01-02", 10, "now", |id| format!("{id}.parquet"))
+            .unwrap()
+            .expect("three events are pending");
+        let mut uuids = Vec::new();
+        store
+            .for_each_archive_batch_event(batch.id, |row| uuids.push(row.uuid))
+            .unwrap();
+        assert_eq!(uuids, vec!["pending-1", "pending-2", "new"]);
+        assert_eq!(store.archive_counts().unwrap().pending_events, 0);
+    }
 }

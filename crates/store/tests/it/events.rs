@@ -100,3 +100,58 @@ fn new_event_positions_and_state_saved_together() {
     uuids.sort();
     assert_eq!(uuids, vec!["a", "b", "c"]);
 }
+
+#[test]
+fn writer_stores_once_by_uuid() {
+    let (_folder, mut store) = temp_store();
+    store
+        .insert_events("org", "poll", &[record("a", "2026-01-01T00:00:00.000Z")])
+        .unwrap();
+
+    let mut writer = store.event_writer("org", "import").unwrap();
+    assert!(
+        !writer
+            .insert(&record("a", "2026-01-01T00:00:00.000Z"))
+            .unwrap()
+    );
+    assert!(
+        writer
+            .insert(&record("b", "2026-01-01T00:00:01.000Z"))
+            .unwrap()
+    );
+    writer.commit().unwrap();
+    assert!(
+        !writer
+            .insert(&record("b", "2026-01-01T00:00:01.000Z"))
+            .unwrap()
+    );
+    assert!(
+        writer
+            .insert(&record("c", "2026-01-01T00:00:02.000Z"))
+            .unwrap()
+    );
+    writer.commit().unwrap();
+    let outcome = writer.outcome();
+    drop(writer);
+
+    assert_eq!(outcome.inserted, 2);
+    assert_eq!(outcome.duplicates, 2);
+    assert_eq!(store.count_events().unwrap(), 3);
+}
+
+#[test]
+fn writer_drops_uncommitted_events() {
+    let (_folder, mut store) = temp_store();
+    let mut writer = store.event_writer("org", "import").unwrap();
+    writer
+        .insert(&record("a", "2026-01-01T00:00:00.000Z"))
+        .unwrap();
+    writer.commit().unwrap();
+    writer
+        .insert(&record("b", "2026-01-01T00:00:01.000Z"))
+        .unwrap();
+    drop(writer);
+
+    assert_eq!(store.event_uuids().unwrap(), vec!["a".to_string()]);
+    assert_eq!(store.archive_counts().unwrap().pending_events, 1);
+}

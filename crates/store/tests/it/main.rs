@@ -1,6 +1,7 @@
 //! Store tests against a real SQLite file.
 
 mod alerts;
+mod archive;
 mod events;
 mod schema;
 mod staging;
