@@ -13,9 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use chrono::{Duration, TimeZone, Utc};
-use idaudit_collect::archive::{
-    ArchivePolicy, ArchiveTarget, archive_pending, create_batches, encode_rows,
-};
+use idaudit_collect::archive::{ArchivePolicy, ArchiveTarget, archive_pending, encode_rows};
 use idaudit_collect::to_event_record;
 use idaudit_okta_sim::OrgSpec;
 use idaudit_store::{ArchiveRow, EventRecord, Store};
@@ -79,19 +77,14 @@ async fn main() -> Result<()> {
             ..ArchivePolicy::on_demand()
         };
 
+        // Batches are assigned, read, encoded and written together, as
+        // `idaudit archive` runs: the main store connection assigns the
+        // next batch while earlier ones are read and encoded on other threads.
         let wall = Instant::now();
         let cpu = process_cpu_seconds();
-        create_batches(&mut store, &policy, Utc::now())?;
-        let (claim_wall, claim_cpu) = (wall.elapsed().as_secs_f64(), process_cpu_seconds() - cpu);
         let report = archive_pending(&mut store, &target, &policy).await?;
         let cpu = process_cpu_seconds() - cpu;
         let wall = wall.elapsed().as_secs_f64();
-        eprintln!(
-            "  assigning events to batches: {claim_wall:.2} s wall, {claim_cpu:.2} s on CPU; \
-             reading, encoding and writing: {:.2} s wall, {:.2} s on CPU",
-            wall - claim_wall,
-            cpu - claim_cpu
-        );
 
         anyhow::ensure!(
             report.events == events.len() as u64,

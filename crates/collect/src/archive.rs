@@ -299,6 +299,9 @@ pub struct ArchiveReport {
 /// those are written and confirmed, and archived events older than
 /// `policy.keep_days` are deleted from the store. It returns with nothing
 /// written when nothing is due, so it is cheap to call after every page.
+///
+/// Each new batch is saved before its events are read, and the next batch is
+/// assigned while earlier ones are read and encoded on other threads.
 pub async fn archive_pending(
     store: &mut Store,
     target: &ArchiveTarget,
@@ -310,6 +313,7 @@ pub async fn archive_pending(
         ..ArchiveReport::default()
     };
 
+    let mut pipeline = Pipeline::new(store, policy.parallelism);
     let resumed = store.unwritten_archive_batches()?;
     report.resumed_objects = resumed.len() as u64;
     if !resumed.is_empty() {
@@ -318,10 +322,15 @@ pub async fn archive_pending(
             "Writing archive objects that an interrupted run left unconfirmed"
         );
     }
-    write_batches(store, target, resumed, policy.parallelism, &mut report).await?;
+    for batch in resumed {
+        pipeline.push(store, target, batch, &mut report).await?;
+    }
 
-    let created = create_batches(store, policy, now)?;
-    write_batches(store, target, created, policy.parallelism, &mut report).await?;
+    let mut assigner = Assigner::new(store, policy, now)?;
+    while let Some(batch) = assigner.next_batch(store, policy)? {
+        pipeline.push(store, target, batch, &mut report).await?;
+    }
+    pipeline.finish(store, target, &mut report).await?;
 
     if let Some(days) = policy.keep_days {
         let before = idaudit_store::format_time(now - Duration::days(i64::from(days)));
@@ -339,37 +348,87 @@ pub fn create_batches(
     policy: &ArchivePolicy,
     now: DateTime<Utc>,
 ) -> Result<Vec<ArchiveBatch>, ArchiveError> {
-    let store_id = store_id(store)?;
-    let limit = policy.max_events_per_object.max(1);
-    let created_at = idaudit_store::format_time(now);
+    let mut assigner = Assigner::new(store, policy, now)?;
     let mut batches = Vec::new();
-    for partition in store.pending_archive_partitions()? {
-        let day_closed = day_ended(&partition.date, now - policy.late_events_grace);
-        let mut remaining = partition.events;
-        while remaining > 0 {
-            if remaining < limit && !day_closed && !policy.flush_open_days {
-                break;
+    while let Some(batch) = assigner.next_batch(store, policy)? {
+        batches.push(batch);
+    }
+    Ok(batches)
+}
+
+/// Creates new batches one at a time, partition by partition, in the order
+/// of [`Store::pending_archive_partitions`].
+struct Assigner {
+    store_id: String,
+    limit: u64,
+    created_at: String,
+    /// The end of the grace period: a day that ended before it is closed.
+    closed_before: DateTime<Utc>,
+    partitions: std::vec::IntoIter<idaudit_store::PendingPartition>,
+    /// The partition being split into batches, and its events not yet in one.
+    current: Option<(idaudit_store::PendingPartition, u64)>,
+}
+
+impl Assigner {
+    fn new(
+        store: &Store,
+        policy: &ArchivePolicy,
+        now: DateTime<Utc>,
+    ) -> Result<Assigner, ArchiveError> {
+        Ok(Assigner {
+            store_id: store_id(store)?,
+            limit: policy.max_events_per_object.max(1),
+            created_at: idaudit_store::format_time(now),
+            closed_before: now - policy.late_events_grace,
+            partitions: store.pending_archive_partitions()?.into_iter(),
+            current: None,
+        })
+    }
+
+    /// Creates and returns the next batch, or `None` when no more is due.
+    fn next_batch(
+        &mut self,
+        store: &mut Store,
+        policy: &ArchivePolicy,
+    ) -> Result<Option<ArchiveBatch>, ArchiveError> {
+        loop {
+            let Some((partition, remaining)) = &mut self.current else {
+                match self.partitions.next() {
+                    Some(partition) => {
+                        let events = partition.events;
+                        self.current = Some((partition, events));
+                        continue;
+                    }
+                    None => return Ok(None),
+                }
+            };
+            let day_closed = day_ended(&partition.date, self.closed_before);
+            if *remaining == 0
+                || (*remaining < self.limit && !day_closed && !policy.flush_open_days)
+            {
+                self.current = None;
+                continue;
             }
             let org = partition_value(&partition.org);
-            let naming = |id: i64| {
-                format!(
-                    "org={org}/date={}/part-{store_id}-{id:08}.parquet",
-                    partition.date
-                )
-            };
+            let store_id = &self.store_id;
+            let date = &partition.date;
+            let naming = |id: i64| format!("org={org}/date={date}/part-{store_id}-{id:08}.parquet");
             let created = store.create_archive_batch(
                 &partition.org,
                 &partition.date,
-                limit,
-                &created_at,
+                self.limit,
+                &self.created_at,
                 naming,
             )?;
-            let Some(batch) = created else { break };
-            remaining = remaining.saturating_sub(batch.events);
-            batches.push(batch);
+            match created {
+                Some(batch) => {
+                    *remaining = remaining.saturating_sub(batch.events);
+                    return Ok(Some(batch));
+                }
+                None => self.current = None,
+            }
         }
     }
-    Ok(batches)
 }
 
 /// Returns true when the UTC day `date` ended before `time`. A date that does
@@ -409,35 +468,136 @@ pub fn partition_value(org: &str) -> String {
         .collect()
 }
 
-/// Writes `batches` and marks each written once its object is. Up to
-/// `parallelism` batches are encoded at once while the next is read.
-async fn write_batches(
-    store: &mut Store,
-    target: &ArchiveTarget,
-    batches: Vec<ArchiveBatch>,
+/// Encoding of one batch, run on the blocking thread pool.
+type Encoding = tokio::task::JoinHandle<(ArchiveBatch, Result<Vec<u8>, ArchiveError>)>;
+
+/// Reads and encodes batches on other threads, up to `parallelism` at once,
+/// and writes and confirms them in the order they were pushed.
+///
+/// Events are read through read-only connections to the store file, one per
+/// encoding task, so that reading overlaps with encoding and with the main
+/// connection assigning the next batch. When no such connection opens, each
+/// batch is read on the main connection before its encoding starts.
+struct Pipeline {
+    in_flight: FuturesOrdered<Encoding>,
     parallelism: usize,
-    report: &mut ArchiveReport,
-) -> Result<(), ArchiveError> {
-    let mut in_flight = FuturesOrdered::new();
-    for batch in batches {
-        let rows = read_rows(store, &batch)?;
-        let encoding = tokio::task::spawn_blocking(move || {
-            let encoded = encode_rows(&rows);
-            (batch, encoded)
-        });
-        in_flight.push_back(encoding);
-        if in_flight.len() >= parallelism.max(1)
-            && let Some(encoding) = in_flight.next().await
-        {
-            let (batch, encoded) = encoding?;
-            put_and_confirm(store, target, batch, encoded, report).await?;
+    readers: Option<Arc<Readers>>,
+}
+
+/// Idle read-only connections to the store file.
+struct Readers {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<Store>>,
+}
+
+impl Readers {
+    fn take(&self) -> Result<Store, ArchiveError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(reader) => Ok(reader),
+            None => Ok(Store::open_read_only(&self.path)?),
         }
     }
-    while let Some(encoding) = in_flight.next().await {
-        let (batch, encoded) = encoding?;
-        put_and_confirm(store, target, batch, encoded, report).await?;
+
+    fn put_back(&self, reader: Store) {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(reader);
     }
-    Ok(())
+}
+
+impl Pipeline {
+    fn new(store: &Store, parallelism: usize) -> Pipeline {
+        let readers = match Store::open_read_only(store.path()) {
+            Ok(reader) => Some(Arc::new(Readers {
+                path: store.path().to_path_buf(),
+                idle: std::sync::Mutex::new(vec![reader]),
+            })),
+            Err(error) => {
+                tracing::debug!(
+                    error = %error,
+                    "Reading archive batches on the main store connection"
+                );
+                None
+            }
+        };
+        Pipeline {
+            in_flight: FuturesOrdered::new(),
+            parallelism: parallelism.max(1),
+            readers,
+        }
+    }
+
+    /// Starts reading and encoding `batch`. When `parallelism` batches are
+    /// already in flight, the oldest is written and confirmed first.
+    async fn push(
+        &mut self,
+        store: &mut Store,
+        target: &ArchiveTarget,
+        batch: ArchiveBatch,
+        report: &mut ArchiveReport,
+    ) -> Result<(), ArchiveError> {
+        while self.in_flight.len() >= self.parallelism {
+            self.write_next(store, target, report).await?;
+        }
+        let encoding = match &self.readers {
+            Some(readers) => {
+                let readers = Arc::clone(readers);
+                tokio::task::spawn_blocking(move || {
+                    let encoded = readers.take().and_then(|reader| {
+                        let rows = read_rows(&reader, &batch);
+                        readers.put_back(reader);
+                        encode_or_error(&rows?, batch.id)
+                    });
+                    (batch, encoded)
+                })
+            }
+            None => {
+                let rows = read_rows(store, &batch)?;
+                tokio::task::spawn_blocking(move || {
+                    let encoded = encode_or_error(&rows, batch.id);
+                    (batch, encoded)
+                })
+            }
+        };
+        self.in_flight.push_back(encoding);
+        Ok(())
+    }
+
+    /// Writes every batch still in flight.
+    async fn finish(
+        mut self,
+        store: &mut Store,
+        target: &ArchiveTarget,
+        report: &mut ArchiveReport,
+    ) -> Result<(), ArchiveError> {
+        while !self.in_flight.is_empty() {
+            self.write_next(store, target, report).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_next(
+        &mut self,
+        store: &mut Store,
+        target: &ArchiveTarget,
+        report: &mut ArchiveReport,
+    ) -> Result<(), ArchiveError> {
+        if let Some(encoding) = self.in_flight.next().await {
+            let (batch, encoded) = encoding?;
+            put_and_confirm(store, target, batch, encoded?, report).await?;
+        }
+        Ok(())
+    }
+}
+
+fn encode_or_error(rows: &[ArchiveRow], batch: i64) -> Result<Vec<u8>, ArchiveError> {
+    encode_rows(rows).map_err(|source| ArchiveError::Encode { batch, source })
 }
 
 fn read_rows(store: &Store, batch: &ArchiveBatch) -> Result<Vec<ArchiveRow>, ArchiveError> {
@@ -451,13 +611,9 @@ async fn put_and_confirm(
     store: &mut Store,
     target: &ArchiveTarget,
     batch: ArchiveBatch,
-    encoded: Result<Vec<u8>, parquet::errors::ParquetError>,
+    bytes: Vec<u8>,
     report: &mut ArchiveReport,
 ) -> Result<(), ArchiveError> {
-    let bytes = encoded.map_err(|source| ArchiveError::Encode {
-        batch: batch.id,
-        source,
-    })?;
     let size = bytes.len() as u64;
     write_object(target, &batch.object, bytes).await?;
     store.mark_archive_batch_written(batch.id, &idaudit_store::format_time(Utc::now()))?;
@@ -490,10 +646,7 @@ pub async fn write_object(
 /// Parquet object, without writing it.
 pub fn encode_batch(store: &Store, batch: &ArchiveBatch) -> Result<Vec<u8>, ArchiveError> {
     let rows = read_rows(store, batch)?;
-    encode_rows(&rows).map_err(|source| ArchiveError::Encode {
-        batch: batch.id,
-        source,
-    })
+    encode_or_error(&rows, batch.id)
 }
 
 /// Returns the Arrow schema of archive objects; `docs/archive.md` describes it.
@@ -669,9 +822,7 @@ impl Columns {
         // A raw event whose fields have unexpected types still goes to the
         // archive whole, with null key columns.
         let event: Projection = serde_json::from_str(&row.raw).unwrap_or_default();
-        let published = DateTime::parse_from_rfc3339(&row.published)
-            .map(|time| time.timestamp_millis())
-            .unwrap_or_default();
+        let published = published_millis(&row.published);
 
         self.uuid.append_value(&row.uuid);
         self.published.append_value(published);
@@ -752,6 +903,65 @@ impl Columns {
     }
 }
 
+/// Returns the milliseconds since the epoch of a stored `published`, or 0 when
+/// it is not RFC 3339. The store's own form, `YYYY-MM-DDTHH:MM:SS.mmmZ`, is
+/// read without the general parser.
+fn published_millis(published: &str) -> i64 {
+    store_form_millis(published.as_bytes()).unwrap_or_else(|| {
+        DateTime::parse_from_rfc3339(published)
+            .map(|time| time.timestamp_millis())
+            .unwrap_or_default()
+    })
+}
+
+fn store_form_millis(text: &[u8]) -> Option<i64> {
+    let [
+        y1,
+        y2,
+        y3,
+        y4,
+        b'-',
+        m1,
+        m2,
+        b'-',
+        d1,
+        d2,
+        b'T',
+        h1,
+        h2,
+        b':',
+        i1,
+        i2,
+        b':',
+        s1,
+        s2,
+        b'.',
+        f1,
+        f2,
+        f3,
+        b'Z',
+    ] = *text
+    else {
+        return None;
+    };
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |value, digit| {
+            digit
+                .is_ascii_digit()
+                .then(|| value * 10 + u32::from(digit - b'0'))
+        })
+    };
+    let year = i32::try_from(number(&[y1, y2, y3, y4])?).ok()?;
+    let time = NaiveDate::from_ymd_opt(year, number(&[m1, m2])?, number(&[d1, d2])?)?
+        .and_hms_milli_opt(
+            number(&[h1, h2])?,
+            number(&[i1, i2])?,
+            number(&[s1, s2])?,
+            number(&[f1, f2, f3])?,
+        )?;
+    Some(time.and_utc().timestamp_millis())
+}
+
 /// Encodes rows as one zstd-compressed Parquet file with one row group.
 pub fn encode_rows(rows: &[ArchiveRow]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
     let raw_bytes = rows.iter().map(|row| row.raw.len()).sum();
@@ -788,7 +998,7 @@ fn writer_properties() -> WriterProperties {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_endpoint, day_ended, partition_value};
+    use super::{check_endpoint, day_ended, partition_value, published_millis, store_form_millis};
     use chrono::{TimeZone, Utc};
 
     #[test]
@@ -804,6 +1014,31 @@ mod tests {
         assert!(!check_endpoint("https://s3.example.com").unwrap());
         assert!(check_endpoint("http://s3.example.com").is_err());
         assert!(check_endpoint("ftp://127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn store_form_of_published_reads_as_rfc3339() {
+        for text in [
+            "2026-11-30T23:59:59.999Z",
+            "1970-01-01T00:00:00.000Z",
+            "1969-12-31T23:59:59.001Z",
+            "2024-02-29T12:00:00.500Z",
+        ] {
+            let expected = chrono::DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .timestamp_millis();
+            assert_eq!(store_form_millis(text.as_bytes()), Some(expected), "{text}");
+            assert_eq!(published_millis(text), expected, "{text}");
+        }
+        assert_eq!(store_form_millis(b"2026-02-30T00:00:00.000Z"), None);
+        assert_eq!(store_form_millis(b"2026-11-30T23:59:60.000Z"), None);
+        for text in ["2026-11-30T23:59:60.000Z", "2026-11-30T23:59:59+01:00"] {
+            let expected = chrono::DateTime::parse_from_rfc3339(text)
+                .map(|time| time.timestamp_millis())
+                .unwrap_or_default();
+            assert_eq!(published_millis(text), expected, "{text}");
+        }
+        assert_eq!(published_millis("yesterday"), 0);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 mod access;
 mod alerts;
 mod archive;
+mod archive_read;
 mod campaigns;
 mod directory;
 mod events;
