@@ -23,10 +23,18 @@ pub struct Event {
     pub published: Option<DateTime<Utc>>,
     pub event_type: String,
     /// The whole event, as Okta sent it.
+    ///
+    /// NOTE: [`Event::outcome_is`] and [`Event::actor_name`] read copies
+    /// made when the event was parsed, so they do not see later changes here.
     pub value: Value,
     /// Whether Okta itself acted, worked out on first use: every rule
     /// about people asks.
     system_actor: OnceLock<bool>,
+    /// `outcome.result`, empty when absent. Read from `value` once per
+    /// event, because most rules test it first.
+    outcome: String,
+    /// The actor's most readable name, read from `value` once per event.
+    actor: Option<String>,
 }
 
 /// Reason a stored record is not an event rules can read.
@@ -109,7 +117,30 @@ impl Event {
         }
         event.published = published(&event.value);
         event.system_actor = OnceLock::new();
+        event.read_accessor_fields();
         Ok(())
+    }
+
+    /// Copies the fields that rules read most often out of `value`,
+    /// reusing the strings of the event parsed before.
+    fn read_accessor_fields(&mut self) {
+        self.outcome.clear();
+        if let Some(result) = self
+            .value
+            .get("outcome")
+            .and_then(|outcome| outcome.get("result"))
+            .and_then(Value::as_str)
+        {
+            self.outcome.push_str(result);
+        }
+        let name = self.value.get("actor").and_then(entity_name);
+        match (self.actor.as_mut(), name) {
+            (Some(actor), Some(name)) => {
+                actor.clear();
+                actor.push_str(name);
+            }
+            (_, name) => self.actor = name.map(str::to_string),
+        }
     }
 
     /// Reads the fields every rule needs from a parsed LogEvent.
@@ -124,13 +155,17 @@ impl Event {
             .unwrap_or_default()
             .to_string();
         let published = published(&value);
-        Ok(Event {
+        let mut event = Event {
             uuid,
             published,
             event_type,
             value,
             system_actor: OnceLock::new(),
-        })
+            outcome: String::new(),
+            actor: None,
+        };
+        event.read_accessor_fields();
+        Ok(event)
     }
 
     /// Returns the text at a dotted path of exact keys, such as `outcome.result`.
@@ -142,8 +177,9 @@ impl Event {
         current.as_str().filter(|text| !text.is_empty())
     }
 
+    /// Tells whether `outcome.result` is `result`; an empty `result` never matches.
     pub fn outcome_is(&self, result: &str) -> bool {
-        self.text("outcome.result") == Some(result)
+        !self.outcome.is_empty() && self.outcome == result
     }
 
     /// Returns the client IP, treating Okta's `"null"` string as absent.
@@ -153,7 +189,7 @@ impl Event {
 
     /// Returns the actor's most readable name.
     pub fn actor_name(&self) -> Option<&str> {
-        entity_name(self.value.get("actor")?)
+        self.actor.as_deref()
     }
 
     pub fn actor_type(&self) -> Option<&str> {
@@ -249,6 +285,8 @@ impl Default for Event {
             event_type: String::new(),
             value: Value::Null,
             system_actor: OnceLock::new(),
+            outcome: String::new(),
+            actor: None,
         }
     }
 }

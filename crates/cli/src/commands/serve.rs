@@ -443,6 +443,8 @@ fn detect_stream(
     sinks: &[String],
     receiver: &mpsc::Receiver<Vec<EventRecord>>,
 ) {
+    // One event parsed into again and again, which saves most allocations.
+    let mut parsed = idaudit_detect::Event::default();
     while let Ok(mut events) = receiver.recv() {
         // Drain what else is waiting, so a burst is one pass.
         while let Ok(more) = receiver.try_recv() {
@@ -451,7 +453,7 @@ fn detect_stream(
         events.sort_by(|left, right| left.published.cmp(&right.published));
         let mut alerts = Vec::new();
         for event in &events {
-            if let Ok(parsed) = detector.parse(&event.raw) {
+            if detector.parse_into(&event.raw, &mut parsed).is_ok() {
                 alerts.extend(detector.observe(&parsed));
             }
         }

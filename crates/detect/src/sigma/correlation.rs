@@ -253,11 +253,11 @@ fn lower_hex(digit: u8) -> Option<u8> {
 
 /// The matched event: its uuid, and its client IP and actor, which name the
 /// alert when the correlation's grouping does not.
-#[derive(Clone, Debug, Default)]
-pub struct HitEntities {
-    pub uuid: String,
-    pub ip: Option<String>,
-    pub user: Option<String>,
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HitEntities<'a> {
+    pub uuid: &'a str,
+    pub ip: Option<&'a str>,
+    pub user: Option<&'a str>,
 }
 
 /// An open burst: the alert the correlation has raised and keeps updating.
@@ -451,12 +451,22 @@ impl Group {
     /// Tells whether nothing in the group can count again after `now`: its
     /// last match and its burst are more than `timespan` old, so a new
     /// match would find the same state in a fresh group.
-    fn is_stale(&self, now: DateTime<Utc>, timespan: Duration) -> bool {
-        let last = self.window.back().map(|hit| from_micros(hit.time));
-        let burst = self.burst.as_ref().map(|burst| burst.last);
-        last.into_iter()
-            .chain(burst)
-            .all(|time| now - time > timespan)
+    ///
+    /// The last match is compared in whole microseconds, as it is kept.
+    /// `now_micros` is `now` truncated to microseconds, so a `now` with a
+    /// finer remainder counts as later by it, as a [`Duration`] would.
+    fn is_stale(&self, now: DateTime<Utc>, now_micros: i64, timespan: Duration) -> bool {
+        let timespan_micros = timespan.num_microseconds().unwrap_or(i64::MAX);
+        let finer = !now.timestamp_subsec_nanos().is_multiple_of(1_000);
+        let last_stale = self.window.back().is_none_or(|hit| {
+            let elapsed = now_micros.saturating_sub(hit.time);
+            elapsed > timespan_micros || (elapsed == timespan_micros && finer)
+        });
+        last_stale
+            && self
+                .burst
+                .as_ref()
+                .is_none_or(|burst| now - burst.last > timespan)
     }
 }
 
@@ -484,9 +494,9 @@ impl CorrelationState {
         spec: &CorrelationSpec,
         key: &str,
         rule: usize,
-        value: Option<String>,
+        value: Option<&str>,
         time: DateTime<Utc>,
-        entities: &Arc<HitEntities>,
+        entities: &HitEntities<'_>,
     ) -> Option<&Burst> {
         self.sweep(spec, time);
         // Looking the group up by reference first copies the key only for a new group.
@@ -494,17 +504,17 @@ impl CorrelationState {
             self.groups.insert(key.into(), Group::default());
         }
         let names = &mut self.names;
-        let uuid = uuid_bytes(&entities.uuid);
+        let uuid = uuid_bytes(entities.uuid);
         let hit = Hit {
             time: to_micros(time),
             rule: rule as u32,
-            value: names.acquire(value.as_deref()),
-            ip: names.acquire(entities.ip.as_deref()),
-            user: names.acquire(entities.user.as_deref()),
+            value: names.acquire(value),
+            ip: names.acquire(entities.ip),
+            user: names.acquire(entities.user),
             uuid: uuid.unwrap_or_default(),
             uuid_text: match uuid {
                 Some(_) => NO_NAME,
-                None => names.acquire(Some(&entities.uuid)),
+                None => names.acquire(Some(entities.uuid)),
             },
         };
         let group = self.groups.get_mut(key)?;
@@ -528,9 +538,9 @@ impl CorrelationState {
                 burst.count += 1;
                 burst.peak = burst.peak.max(count);
                 if burst.evidence.len() < crate::MAX_EVIDENCE {
-                    burst.evidence.push(entities.uuid.clone());
+                    burst.evidence.push(entities.uuid.to_string());
                 }
-                burst.tally(entities.ip.as_deref(), entities.user.as_deref());
+                burst.tally(entities.ip, entities.user);
             }
             None => {
                 let names = &self.names;
@@ -572,9 +582,10 @@ impl CorrelationState {
             return;
         }
         self.swept = Some(now);
+        let now_micros = to_micros(now);
         let names = &mut self.names;
         self.groups.retain(|_, group| {
-            let stale = group.is_stale(now, spec.timespan);
+            let stale = group.is_stale(now, now_micros, spec.timespan);
             if stale {
                 for hit in &group.window {
                     names.release_hit(hit);
@@ -618,8 +629,6 @@ fn measure(spec: &CorrelationSpec, group: &Group) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use chrono::{Duration, TimeZone, Utc};
     use yaml_serde::Mapping;
 
@@ -642,10 +651,11 @@ mod tests {
         let start = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
         let mut max_groups = 0;
         for minute in 0..7 * 24 * 60 {
-            let entities = Arc::new(HitEntities {
-                uuid: format!("u{minute}"),
+            let uuid = format!("u{minute}");
+            let entities = HitEntities {
+                uuid: &uuid,
                 ..HitEntities::default()
-            });
+            };
             let key = format!("user{minute}@example.com");
             let time = start + Duration::minutes(minute);
             state.add(&spec, &key, 0, None, time, &entities);
@@ -694,7 +704,7 @@ mod tests {
         let spec = spec();
         let mut state = CorrelationState::default();
         let start = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
-        let entities = Arc::new(HitEntities::default());
+        let entities = HitEntities::default();
         for minute in [0, 1] {
             let time = start + Duration::minutes(minute);
             assert!(state.add(&spec, "jdoe", 0, None, time, &entities).is_none());

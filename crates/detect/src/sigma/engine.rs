@@ -55,6 +55,8 @@ pub struct SigmaEngine {
     suppressor: Suppressor,
     /// Buffer for the group key of a correlation match.
     key: String,
+    /// Buffer for the value a `value_count` correlation counts.
+    value: String,
 }
 
 /// Position of a matched rule.
@@ -75,6 +77,7 @@ impl SigmaEngine {
             settings,
             suppressor: Suppressor::default(),
             key: String::new(),
+            value: String::new(),
         };
         let mut names: HashMap<String, Source> = HashMap::new();
         for rule in rules {
@@ -306,12 +309,12 @@ impl SigmaEngine {
         }
     }
 
-    fn feed(
+    fn feed<'event>(
         &mut self,
         feeds: &[(usize, usize)],
-        event: &Event,
+        event: &'event Event,
         time: DateTime<Utc>,
-        entities: &mut Option<Arc<HitEntities>>,
+        entities: &mut Option<HitEntities<'event>>,
         alerts: &mut Vec<Alert>,
         depth: usize,
     ) {
@@ -331,16 +334,26 @@ impl SigmaEngine {
                 }
                 push_first_text(field, &event.value, &mut key);
             }
-            let value = rule
+            let mut value = std::mem::take(&mut self.value);
+            value.clear();
+            let found = rule
                 .spec
                 .field
                 .as_ref()
-                .and_then(|field| field.first_text(&event.value));
-            let entities = entities.get_or_insert_with(|| Arc::new(hit_entities(event)));
+                .is_some_and(|field| push_first_text(field, &event.value, &mut value));
+            let entities = *entities.get_or_insert_with(|| hit_entities(event));
             let burst = rule
                 .state
-                .add(&rule.spec, &key, position, value, time, entities)
+                .add(
+                    &rule.spec,
+                    &key,
+                    position,
+                    found.then_some(value.as_str()),
+                    time,
+                    &entities,
+                )
                 .cloned();
+            self.value = value;
             let Some(burst) = burst else {
                 self.key = key;
                 continue;
@@ -353,14 +366,7 @@ impl SigmaEngine {
             }
             self.key = key;
             let next = std::mem::take(&mut self.correlations[index].feeds);
-            self.feed(
-                &next,
-                event,
-                time,
-                &mut Some(Arc::clone(entities)),
-                alerts,
-                depth + 1,
-            );
+            self.feed(&next, event, time, &mut Some(entities), alerts, depth + 1);
             self.correlations[index].feeds = next;
         }
     }
@@ -401,23 +407,24 @@ fn entities(meta: &RuleMeta, event: &Event) -> (Option<String>, Option<String>) 
     )
 }
 
-/// Appends the first scalar `field` reaches in `event`, as text.
-fn push_first_text(field: &FieldPath, event: &Value, buffer: &mut String) {
+/// Appends the first scalar `field` reaches in `event`, as text. Returns
+/// false when `field` reaches no scalar.
+fn push_first_text(field: &FieldPath, event: &Value, buffer: &mut String) -> bool {
     field.any(event, &mut |value| match scalar_text(value) {
         Some(text) => {
             buffer.push_str(&text);
             true
         }
         None => false,
-    });
+    })
 }
 
 /// Returns the uuid, client IP and actor of an event for a correlation's tallies.
-fn hit_entities(event: &Event) -> HitEntities {
+fn hit_entities(event: &Event) -> HitEntities<'_> {
     HitEntities {
-        uuid: event.uuid.clone(),
-        ip: event.client_ip().map(str::to_string),
-        user: event.actor_name().map(str::to_string),
+        uuid: &event.uuid,
+        ip: event.client_ip(),
+        user: event.actor_name(),
     }
 }
 
