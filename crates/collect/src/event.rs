@@ -184,12 +184,15 @@ fn compact_json(text: &str) -> String {
 /// content starts at `start`, or the length of `bytes` when it is unclosed.
 fn string_end(bytes: &[u8], start: usize) -> usize {
     let mut index = start;
-    while let Some(&byte) = bytes.get(index) {
-        match byte {
-            b'"' => return index + 1,
-            b'\\' => index += 2,
-            _ => index += 1,
+    while let Some(found) = bytes
+        .get(index..)
+        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+    {
+        index += found;
+        if bytes[index] == b'"' {
+            return index + 1;
         }
+        index += 2;
     }
     bytes.len()
 }
@@ -375,6 +378,12 @@ mod tests {
             compact_json("{\"a\": \"x\\\\\" , \"b\" : \" \"}"),
             "{\"a\":\"x\\\\\",\"b\":\" \"}"
         );
+    }
+
+    #[test]
+    fn compact_json_keeps_unclosed_string_ending_in_backslash() {
+        assert_eq!(compact_json("{ \"a\": \"x \\"), "{\"a\":\"x \\");
+        assert_eq!(compact_json("{ \"a\": \"x \\\\"), "{\"a\":\"x \\\\");
     }
 
     #[test]
