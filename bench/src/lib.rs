@@ -1,1 +1,3 @@
 //! Shared helpers of the benchmark binaries in `src/bin/`.
+
+pub mod follow;
