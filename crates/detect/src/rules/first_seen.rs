@@ -8,10 +8,13 @@
 //! `learning` and contains at least `min_sign_ins` sign-ins, so new users and
 //! the first weeks of data do not raise alerts for everything.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
+
 use chrono::{DateTime, Duration, Utc};
 use idaudit_store::{Alert, AlertStatus};
 use rustc_hash::FxHashMap;
 use serde_json::json;
+use smallvec::SmallVec;
 
 use super::Rule;
 use crate::alert_id;
@@ -51,19 +54,32 @@ impl Attribute {
     }
 }
 
+/// One user's sign-in history, with times in seconds since the Unix epoch.
 struct Baseline {
-    since: DateTime<Utc>,
-    last: DateTime<Utc>,
-    sign_ins: u64,
-    /// Each value with when it was last seen.
-    seen: FxHashMap<Box<str>, DateTime<Utc>>,
+    since: i64,
+    last: i64,
+    sign_ins: u32,
+    /// The digest of each value with when it was last seen. Most users have
+    /// one or two values, which fit in the baseline itself.
+    seen: SmallVec<[(u64, i64); 2]>,
+}
+
+/// Returns the 64-bit SipHash digest of a text. Users and values are kept by
+/// digest rather than as text, so a baseline takes tens of bytes, and an org
+/// of 100,000 users keeps one for each. Two different texts share a digest
+/// with a probability of about 2^-64.
+fn digest(text: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 pub struct FirstSeen {
     attribute: Attribute,
     learning: Duration,
     min_sign_ins: u64,
-    users: FxHashMap<Box<str>, Baseline>,
+    /// Baselines by the digest of the lower-cased user name.
+    users: FxHashMap<u64, Baseline>,
     /// Buffer for the value read from an event.
     value: String,
     /// Event time of the last removal of forgotten values and users.
@@ -98,9 +114,10 @@ impl FirstSeen {
 
     /// Forgets values and users not seen for [`FORGET_AFTER_DAYS`].
     fn forget(&mut self, now: DateTime<Utc>) {
-        let horizon = Duration::days(FORGET_AFTER_DAYS);
+        let horizon = Duration::days(FORGET_AFTER_DAYS).num_seconds();
+        let now = now.timestamp();
         self.users.retain(|_, baseline| {
-            baseline.seen.retain(|_, last| now - *last <= horizon);
+            baseline.seen.retain(|(_, last)| now - *last <= horizon);
             now - baseline.last <= horizon
         });
     }
@@ -169,42 +186,33 @@ impl FirstSeen {
             self.forget(time);
         }
         let user = super::lower(user);
-        // One lookup for a known user; a new one is inserted, then found.
-        let baseline = match self.users.get_mut(user.as_ref()) {
-            Some(baseline) => baseline,
-            None => {
-                let baseline = Baseline {
-                    since: time,
-                    last: time,
-                    sign_ins: 0,
-                    seen: FxHashMap::default(),
-                };
-                self.users.insert(user.as_ref().into(), baseline);
-                let Some(baseline) = self.users.get_mut(user.as_ref()) else {
-                    return;
-                };
-                baseline
-            }
-        };
-        let learnt =
-            time - baseline.since >= self.learning && baseline.sign_ins >= self.min_sign_ins;
-        baseline.sign_ins += 1;
-        baseline.last = time;
-        if let Some(last) = baseline.seen.get_mut(value) {
-            *last = time;
+        let seconds = time.timestamp();
+        let baseline = self.users.entry(digest(&user)).or_insert(Baseline {
+            since: seconds,
+            last: seconds,
+            sign_ins: 0,
+            seen: SmallVec::new(),
+        });
+        let learnt = seconds - baseline.since >= self.learning.num_seconds()
+            && u64::from(baseline.sign_ins) >= self.min_sign_ins;
+        baseline.sign_ins = baseline.sign_ins.saturating_add(1);
+        baseline.last = seconds;
+        let value_digest = digest(value);
+        if let Some((_, last)) = baseline
+            .seen
+            .iter_mut()
+            .find(|(seen, _)| *seen == value_digest)
+        {
+            *last = seconds;
             return;
         }
         if baseline.seen.len() >= MAX_VALUES_PER_USER {
-            let oldest = baseline
-                .seen
-                .iter()
-                .min_by_key(|(_, last)| **last)
-                .map(|(value, _)| value.clone());
+            let oldest = (0..baseline.seen.len()).min_by_key(|&index| baseline.seen[index].1);
             if let Some(oldest) = oldest {
-                baseline.seen.remove(&oldest);
+                baseline.seen.swap_remove(oldest);
             }
         }
-        baseline.seen.insert(value.into(), time);
+        baseline.seen.push((value_digest, seconds));
         if !learnt {
             return;
         }
@@ -237,7 +245,7 @@ mod tests {
     use chrono::{Duration, TimeZone, Utc};
     use serde_json::json;
 
-    use super::{Attribute, FirstSeen, MAX_VALUES_PER_USER};
+    use super::{Attribute, FirstSeen, MAX_VALUES_PER_USER, digest};
     use crate::event::Event;
     use crate::rules::Rule;
 
@@ -280,7 +288,7 @@ mod tests {
             let country = format!("Country {day}");
             rule.observe(&sign_in("jdoe@example.com", &country, day / 4), &mut alerts);
         }
-        let baseline = &rule.users["jdoe@example.com"];
+        let baseline = &rule.users[&digest("jdoe@example.com")];
         assert_eq!(baseline.seen.len(), MAX_VALUES_PER_USER);
         assert!(!alerts.is_empty());
     }
