@@ -180,7 +180,7 @@ impl Drop for Follow {
 }
 
 /// Finds `idaudit` in the folder of this benchmark binary.
-fn idaudit_binary() -> Result<PathBuf> {
+pub fn idaudit_binary() -> Result<PathBuf> {
     let own = std::env::current_exe()?;
     let folder = own.parent().context("The benchmark binary has no folder")?;
     let binary = folder.join("idaudit");

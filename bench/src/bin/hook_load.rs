@@ -11,7 +11,6 @@
 //! server sends 200 only after the commit. At the end the store is checked to hold
 //! exactly the acknowledged events.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -162,21 +161,8 @@ fn free_port() -> Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-fn idaudit_binary() -> Result<PathBuf> {
-    let own = std::env::current_exe()?;
-    let folder = own.parent().context("The benchmark binary has no folder")?;
-    let binary = folder.join("idaudit");
-    if !binary.exists() {
-        bail!(
-            "`{}` not found: build it first with `cargo build --release -p idaudit`",
-            binary.display()
-        );
-    }
-    Ok(binary)
-}
-
 fn start_server(folder: &std::path::Path, bind: &str) -> Result<Child> {
-    Command::new(idaudit_binary()?)
+    Command::new(idaudit_bench::follow::idaudit_binary()?)
         .current_dir(folder)
         .args(["--store", "idaudit.db", "serve", "--bind", bind])
         .env_remove("IDAUDIT_HOOK_SECRET")

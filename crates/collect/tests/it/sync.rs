@@ -2,7 +2,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use idaudit_collect::NoProgress;
-use idaudit_collect::sync::{SyncOptions, full_sync, sync};
+use idaudit_collect::sync::{SyncOptions, SyncSummary, full_sync, sync};
 use idaudit_okta_sim::{
     Faults, GroupType, LogEvent, Org, RateLimits, RoleAssignment, RunningSim, SimOptions,
     UserStatus,
@@ -261,6 +261,25 @@ fn event_types(store: &Store) -> BTreeMap<String, String> {
 }
 
 /// Returns the one change of `kind` between `subject` and `object`.
+/// Returns the recorded changes, after checking that the summary counts
+/// them all and that no change is listed twice.
+fn changes_listed_once(store: &Store, summary: &SyncSummary) -> Vec<Change> {
+    let changes = store.changes(&ChangeQuery::default()).unwrap();
+    assert_eq!(summary.changes as usize, changes.len());
+    let keys: BTreeSet<_> = changes
+        .iter()
+        .map(|change| {
+            (
+                &change.draft.kind,
+                &change.draft.subject_id,
+                &change.draft.object_id,
+            )
+        })
+        .collect();
+    assert_eq!(keys.len(), changes.len(), "each change is listed once");
+    changes
+}
+
 fn only_change<'a>(changes: &'a [Change], kind: &str, subject: &str, object: &str) -> &'a Change {
     let found: Vec<&Change> = changes
         .iter()
@@ -337,20 +356,8 @@ async fn incremental_sync_converges_with_history() {
     let truth = sim.org().read().unwrap().clone();
     assert_store_matches(&store, "sim", &truth);
 
-    let changes = store.changes(&ChangeQuery::default()).unwrap();
-    assert_eq!(summary.changes as usize, changes.len());
+    let changes = changes_listed_once(&store, &summary);
     let types = event_types(&store);
-    let keys: BTreeSet<_> = changes
-        .iter()
-        .map(|change| {
-            (
-                &change.draft.kind,
-                &change.draft.subject_id,
-                &change.draft.object_id,
-            )
-        })
-        .collect();
-    assert_eq!(keys.len(), changes.len(), "each change is listed once");
 
     let removed = only_change(&changes, "membership", member, group);
     assert_eq!(removed.draft.action, "removed");
@@ -523,20 +530,8 @@ async fn incremental_sync_converges_on_large_app() {
     assert_store_matches(&store, "sim", &truth);
     assert_eq!(store.app_users("sim", &app).unwrap().len(), assigned);
 
-    let changes = store.changes(&ChangeQuery::default()).unwrap();
-    assert_eq!(summary.changes as usize, changes.len());
+    let changes = changes_listed_once(&store, &summary);
     let types = event_types(&store);
-    let keys: BTreeSet<_> = changes
-        .iter()
-        .map(|change| {
-            (
-                &change.draft.kind,
-                &change.draft.subject_id,
-                &change.draft.object_id,
-            )
-        })
-        .collect();
-    assert_eq!(keys.len(), changes.len(), "each change is listed once");
 
     let joined = only_change(&changes, "membership", &joiner, &group);
     assert_eq!(joined.draft.action, "added");
