@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use idaudit_okta_sim::{LogEvent, RunningSim, SharedOrg};
+use idaudit_okta_sim::{LogEvent, Org, RateLimits, RunningSim, SharedOrg, SimOptions};
 
 /// `USER_HZ` of Linux, the unit of CPU times in `/proc/PID/stat`. It is 100
 /// on x86-64 and arm64, as `getconf CLK_TCK` shows.
@@ -17,6 +17,18 @@ const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 /// Name of the store inside the run's folder.
 pub const STORE_FILE: &str = "idaudit.db";
+
+/// Serves `org` on loopback with Okta's Workforce limits over one-second
+/// windows, as both follow benchmarks do.
+pub async fn serve_with_workforce_limits(org: Org) -> Result<RunningSim> {
+    let options = SimOptions {
+        rate_limits: RateLimits::Workforce {
+            window: Duration::from_secs(1),
+        },
+        ..SimOptions::default()
+    };
+    idaudit_okta_sim::serve(org, options).await
+}
 
 /// Writes `idaudit.toml` and the client key into `folder` for the simulator
 /// `sim`, with a one-second poll interval and, if given, a `backfill` window

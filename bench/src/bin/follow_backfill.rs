@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use idaudit_bench::follow::{self, Follow, STORE_FILE};
-use idaudit_okta_sim::{Org, OrgSpec, RateLimits, SharedOrg, SimOptions};
+use idaudit_okta_sim::{Org, OrgSpec, SharedOrg};
 
 /// New events a second while `logs follow` runs, as in `follow_rss`.
 const NEW_EVENTS_PER_SECOND: u64 = 200;
@@ -121,16 +121,7 @@ async fn main() -> Result<()> {
     let org = generate_org(&options);
     let initial_events = org.events.len() as u64;
 
-    let sim = idaudit_okta_sim::serve(
-        org,
-        SimOptions {
-            rate_limits: RateLimits::Workforce {
-                window: Duration::from_secs(1),
-            },
-            ..SimOptions::default()
-        },
-    )
-    .await?;
+    let sim = follow::serve_with_workforce_limits(org).await?;
     follow::write_config(folder.path(), &sim, Some("90d"))?;
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use idaudit_bench::follow::{self, Follow, STORE_FILE};
-use idaudit_okta_sim::{OrgSpec, RateLimits, SimOptions};
+use idaudit_okta_sim::OrgSpec;
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -40,16 +40,7 @@ async fn main() -> Result<()> {
     };
     let org = idaudit_okta_sim::generate(&spec);
     let initial_events = org.events.len();
-    let sim = idaudit_okta_sim::serve(
-        org,
-        SimOptions {
-            rate_limits: RateLimits::Workforce {
-                window: Duration::from_secs(1),
-            },
-            ..SimOptions::default()
-        },
-    )
-    .await?;
+    let sim = follow::serve_with_workforce_limits(org).await?;
     let folder = tempfile::tempdir()?;
     follow::write_config(folder.path(), &sim, None)?;
 
