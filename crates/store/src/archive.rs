@@ -288,8 +288,8 @@ impl Store {
 /// stays above the mark for the next scan.
 ///
 /// NOTE: this relies on SQLite giving each new row a rowid above every
-/// existing one, which holds until a rowid reaches 2^63 - 1, after which
-/// SQLite picks unused rowids at random.
+/// existing one. SQLite does so until a rowid reaches 2^63 - 1, and then
+/// picks unused rowids at random.
 fn scan_new_events(connection: &Connection) -> Result<u64> {
     let (through, newest): (i64, i64) = connection.query_row(
         "SELECT events_through, (SELECT COALESCE(MAX(rowid), 0) FROM events) FROM archive_scan",

@@ -10,8 +10,8 @@ use crate::{Error, Result, Store};
 
 impl Store {
     /// Opens a second, read-only connection to the store file at `path`,
-    /// without migrating it. Only reading methods work on it; it sees each
-    /// transaction once committed.
+    /// without migrating it. Only reading methods work on it, and each read
+    /// returns what was committed when it started.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;

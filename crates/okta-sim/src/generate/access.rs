@@ -466,9 +466,9 @@ fn directory_profile(rng: &mut ChaCha8Rng, name: &str) -> DirectoryGroupProfile 
 
 /// Chooses the groups assigned to each app.
 ///
-/// Catalog apps go to their audience. Apps beyond the catalog are internal tools, each
-/// assigned to one team or project group (or one department group when the org has none),
-/// so that an org with many apps gives each user a few dozen of them, not every one.
+/// Catalog apps go to their audience. Apps beyond the catalog are internal tools, and each
+/// goes to one team or project group, or to one department group when the org has none.
+/// An org with many apps then gives each user a few dozen of them, not every one.
 fn assign_groups(directory: &Directory, plans: &[GroupPlan]) -> Vec<Vec<usize>> {
     let find = |wanted: &dyn Fn(GroupKind) -> bool| plans.iter().position(|plan| wanted(plan.kind));
     let of_kind = |wanted: &dyn Fn(GroupKind) -> bool| -> Vec<usize> {

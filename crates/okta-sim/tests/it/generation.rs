@@ -579,7 +579,7 @@ fn sign_in_events_share_their_session() {
 }
 
 #[test]
-fn apps_beyond_the_catalog_go_to_one_team_each() {
+fn internal_tools_assigned_to_one_team() {
     let org = generate(&large_directory_spec(8));
     let everyone = org
         .groups
