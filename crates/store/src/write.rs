@@ -4,8 +4,7 @@
 use rusqlite::{Connection, params};
 
 use crate::access::{FactorRow, GroupOwnerRow, GroupRuleRow, RoleAssignmentRow};
-use crate::history::{Change, History};
-use crate::{AppGroupRow, AppRow, AppUserRow, GroupRow, Membership, Result, Store, UserRow};
+use crate::{AppGroupRow, AppRow, AppUserRow, GroupRow, Membership, Result, UserRow};
 
 /// The part of one org's directory that an incremental sync read again.
 ///
@@ -33,27 +32,6 @@ pub struct DirectoryUpdate {
     pub group_roles: Vec<(String, Vec<RoleAssignmentRow>)>,
     pub user_factors: Vec<(String, Vec<FactorRow>)>,
     pub group_owners: Vec<(String, Vec<GroupOwnerRow>)>,
-}
-
-impl Store {
-    /// Applies an incremental update of `org` and records what changed, with
-    /// `state` entries (such as the sync cursor), all in one transaction.
-    pub fn apply_directory_update(
-        &mut self,
-        org: &str,
-        update: &DirectoryUpdate,
-        history: History<'_>,
-        state: &[(&str, &str)],
-    ) -> Result<Vec<Change>> {
-        self.write_with_history(org, history, state, |transaction| {
-            let writer = Writer {
-                transaction,
-                org,
-                tables: "",
-            };
-            writer.apply(update)
-        })
-    }
 }
 
 /// Inserts rows of one org inside an open transaction.
