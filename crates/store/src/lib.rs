@@ -69,6 +69,27 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// How long opening a store waits for another process's lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Switches `connection` to WAL. On a new file another process may be
+/// switching it at the same moment; SQLite then answers "database is locked"
+/// at once, without waiting through the busy timeout, so this retries.
+fn set_wal_mode(connection: &Connection) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        match connection.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(failure, _))
+                if failure.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 impl Store {
     /// Opens the store at `path`, creating it if needed, and migrates its schema.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
@@ -78,13 +99,16 @@ impl Store {
             source,
         })?;
 
+        // Wait for another process's write lock (a sync, a migration) rather
+        // than fail at once; set first so the pragmas below wait too.
+        connection.busy_timeout(LOCK_WAIT)?;
         // 16 KiB pages hold about seven 2 KB events each, against one in
         // SQLite's default 4 KiB; importing events then takes about a third less
         // CPU (BENCHMARKS.md). A page size applies only to a new file, so stores
         // created earlier keep theirs.
         connection.pragma_update(None, "page_size", 16384)?;
         // WAL lets readers (the web UI, an MCP client) work while a sync writes.
-        connection.pragma_update(None, "journal_mode", "WAL")?;
+        set_wal_mode(&connection)?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         // Checkpoint when the WAL reaches 4,000 pages (64 MiB) rather than 1,000,
         // so that pages rewritten by consecutive batches are copied back once.
@@ -93,7 +117,6 @@ impl Store {
         // stays in memory until its commit instead of spilling to the WAL.
         connection.pragma_update(None, "cache_size", -65536)?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
-        connection.busy_timeout(std::time::Duration::from_secs(10))?;
         migrations::migrate(&mut connection)?;
 
         Ok(Store { connection, path })

@@ -4,7 +4,7 @@
 //! transaction; SQLite's `user_version` pragma records how far a file has
 //! come. Entries are never edited once released, only appended.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::Error;
 
@@ -397,15 +397,25 @@ pub fn migrate(connection: &mut Connection) -> Result<(), Error> {
         });
     }
 
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let version = index as u32 + 1;
-        let transaction = connection.transaction()?;
+    if current == latest_version() {
+        return Ok(());
+    }
+
+    // Another process may be migrating the same file (`serve` and a CLI
+    // command started on a new store): each step takes the write lock first
+    // and reads the version again under it, so a step is applied once.
+    loop {
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: u32 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        let Some(sql) = MIGRATIONS.get(current as usize) else {
+            return Ok(());
+        };
+        let version = current + 1;
         transaction.execute_batch(sql)?;
         transaction.pragma_update(None, "user_version", version)?;
         transaction.commit()?;
         tracing::debug!(version, "Applied store migration");
     }
-    Ok(())
 }
 
 #[cfg(test)]

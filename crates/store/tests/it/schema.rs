@@ -42,6 +42,32 @@ fn newer_schema_rejected() {
     assert!(error.to_string().contains("newer idaudit"), "{error}");
 }
 
+/// A new store file opened by several processes at once (`serve` and a CLI
+/// command started together) is created once; no opener sees a half-made
+/// schema or tries to create it again.
+#[test]
+fn concurrent_first_opens_all_succeed() {
+    for _ in 0..20 {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("idaudit.db");
+        let barrier = std::sync::Barrier::new(4);
+        std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        Store::open(&path).map(|store| store.schema_version().unwrap())
+                    })
+                })
+                .collect();
+            for opener in openers {
+                let version = opener.join().unwrap().expect("every opener succeeds");
+                assert_eq!(version, latest_version());
+            }
+        });
+    }
+}
+
 fn user(id: &str, status: &str) -> UserRow {
     UserRow {
         id: id.to_string(),
