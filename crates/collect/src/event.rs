@@ -7,12 +7,8 @@
 //! renamed is rejected with the reason rather than guessed at, so that a rule
 //! cannot match it by mistake.
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, NaiveDateTime, Utc};
 use idaudit_store::EventRecord;
-use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 /// Fields that hold a whole LogEvent as a JSON string in export formats.
@@ -68,133 +64,23 @@ pub fn to_event_record(value: Value) -> Result<EventRecord, String> {
 /// wrapper, a hook delivery, renamed keys, a missing or mistyped key field,
 /// or invalid JSON. [`to_event_record`] then decides, with its reasons.
 pub fn plain_event_record(text: &str) -> Option<EventRecord> {
-    let event: PlainEvent = serde_json::from_str(text).ok()?;
-    if event.data || event.lower_cased_key {
-        return None;
-    }
-    let uuid = event.uuid.filter(|uuid| !uuid.trim().is_empty())?;
-    let event_type = event.event_type.filter(|kind| !kind.trim().is_empty())?;
-    let published = parse_published(event.published.as_deref()?)?;
-
-    let actor = event.actor.unwrap_or_default();
-    let client_ip = event
-        .client
-        .and_then(|client| client.ip_address)
-        .filter(|ip| ip != "null");
+    let (fields, raw) = crate::plain::scan_plain_event(text)?;
+    let uuid = fields.uuid.filter(|uuid| !uuid.trim().is_empty())?;
+    let event_type = fields.event_type.filter(|kind| !kind.trim().is_empty())?;
+    let published = parse_published(fields.published?)?;
     Some(EventRecord {
-        uuid: uuid.into_owned(),
+        uuid: uuid.to_string(),
         published: idaudit_store::format_time(published),
-        event_type: event_type.into_owned(),
-        actor_id: actor.id.map(Cow::into_owned),
-        actor_alternate_id: actor.alternate_id.map(Cow::into_owned),
-        outcome_result: event
-            .outcome
-            .and_then(|outcome| outcome.result)
-            .map(Cow::into_owned),
-        client_ip: client_ip.map(Cow::into_owned),
-        raw: compact_json(text),
+        event_type: event_type.to_string(),
+        actor_id: fields.actor_id.map(str::to_string),
+        actor_alternate_id: fields.actor_alternate_id.map(str::to_string),
+        outcome_result: fields.outcome_result.map(str::to_string),
+        client_ip: fields
+            .client_ip
+            .filter(|ip| *ip != "null")
+            .map(str::to_string),
+        raw,
     })
-}
-
-/// The fields of a LogEvent that [`EventRecord`] keeps, and markers of
-/// records that are not plain LogEvents.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PlainEvent<'a> {
-    #[serde(borrow)]
-    uuid: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    published: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    event_type: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    actor: Option<PlainActor<'a>>,
-    #[serde(borrow)]
-    outcome: Option<PlainOutcome<'a>>,
-    #[serde(borrow)]
-    client: Option<PlainClient<'a>>,
-    /// An event-hook delivery has `data`.
-    #[serde(default, deserialize_with = "present")]
-    data: bool,
-    #[serde(default, deserialize_with = "present", alias = "eventtype")]
-    #[serde(
-        alias = "displaymessage",
-        alias = "debugcontext",
-        alias = "authenticationcontext"
-    )]
-    #[serde(alias = "securitycontext", alias = "legacyeventtype")]
-    lower_cased_key: bool,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PlainActor<'a> {
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    alternate_id: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct PlainOutcome<'a> {
-    #[serde(borrow)]
-    result: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PlainClient<'a> {
-    #[serde(borrow)]
-    ip_address: Option<Cow<'a, str>>,
-}
-
-/// Deserializes any value, including `null`, as `true`: the key was present.
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    IgnoredAny::deserialize(deserializer)?;
-    Ok(true)
-}
-
-/// Removes the whitespace between the tokens of valid JSON text.
-///
-/// Text without such whitespace is copied in one piece. Otherwise the runs
-/// between whitespace bytes are copied, and strings are kept as they are.
-fn compact_json(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut compact = String::with_capacity(text.len());
-    let mut copied_to = 0;
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'"' => index = string_end(bytes, index + 1),
-            b' ' | b'\t' | b'\n' | b'\r' => {
-                // Whitespace is ASCII, so both ends of the run are character
-                // boundaries and the slice cannot panic.
-                compact.push_str(&text[copied_to..index]);
-                index += 1;
-                copied_to = index;
-            }
-            _ => index += 1,
-        }
-    }
-    compact.push_str(&text[copied_to..]);
-    compact
-}
-
-/// Returns the position just past the closing quote of the JSON string whose
-/// content starts at `start`, or the length of `bytes` when it is unclosed.
-fn string_end(bytes: &[u8], start: usize) -> usize {
-    let mut index = start;
-    while let Some(found) = bytes
-        .get(index..)
-        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
-    {
-        index += found;
-        if bytes[index] == b'"' {
-            return index + 1;
-        }
-        index += 2;
-    }
-    bytes.len()
 }
 
 /// Returns the LogEvent object inside `value`, unwrapping a JSON-string wrapper.
@@ -267,7 +153,7 @@ fn truncate(text: &str) -> String {
 mod tests {
     use serde_json::json;
 
-    use super::{compact_json, parse_published, plain_event_record, to_event_record};
+    use super::{parse_published, plain_event_record, to_event_record};
 
     fn event() -> serde_json::Value {
         json!({
@@ -362,34 +248,6 @@ mod tests {
         ] {
             assert!(plain_event_record(&text).is_none(), "{text}");
         }
-    }
-
-    #[test]
-    fn compact_json_keeps_string_whitespace() {
-        assert_eq!(
-            compact_json("{ \"a\" : \"x y\\\" z\" ,\n \"b\": [1, 2] }"),
-            "{\"a\":\"x y\\\" z\",\"b\":[1,2]}"
-        );
-    }
-
-    #[test]
-    fn compact_json_ends_string_after_escaped_backslash() {
-        assert_eq!(
-            compact_json("{\"a\": \"x\\\\\" , \"b\" : \" \"}"),
-            "{\"a\":\"x\\\\\",\"b\":\" \"}"
-        );
-    }
-
-    #[test]
-    fn compact_json_keeps_unclosed_string_ending_in_backslash() {
-        assert_eq!(compact_json("{ \"a\": \"x \\"), "{\"a\":\"x \\");
-        assert_eq!(compact_json("{ \"a\": \"x \\\\"), "{\"a\":\"x \\\\");
-    }
-
-    #[test]
-    fn compact_json_copies_compact_text() {
-        let text = r#"{"a":"x y","b":[1,2]}"#;
-        assert_eq!(compact_json(text), text);
     }
 
     #[test]

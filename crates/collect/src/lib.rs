@@ -8,6 +8,7 @@ mod event;
 pub mod follow;
 pub mod import;
 pub mod logs;
+mod plain;
 mod progress;
 pub mod sync;
 pub mod workflows;
