@@ -8,8 +8,6 @@
 //! `learning` and contains at least `min_sign_ins` sign-ins, so new users and
 //! the first weeks of data do not raise alerts for everything.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-
 use chrono::{DateTime, Duration, Utc};
 use idaudit_store::{Alert, AlertStatus};
 use rustc_hash::FxHashMap;
@@ -54,24 +52,19 @@ impl Attribute {
     }
 }
 
-/// One user's sign-in history, with times in seconds since the Unix epoch.
+/// One user's sign-in history, with times in seconds after the rule's
+/// first sign-in ([`FirstSeen::epoch`]). Users and values are kept by
+/// digest rather than as text, so a baseline takes about 50 bytes, and an
+/// org of 100,000 users keeps one for each.
 struct Baseline {
-    since: i64,
-    last: i64,
+    since: i32,
+    last: i32,
     sign_ins: u32,
-    /// The digest of each value with when it was last seen. Most users have
-    /// one or two values, which fit in the baseline itself.
-    seen: SmallVec<[(u64, i64); 2]>,
-}
-
-/// Returns the 64-bit SipHash digest of a text. Users and values are kept by
-/// digest rather than as text, so a baseline takes tens of bytes, and an org
-/// of 100,000 users keeps one for each. Two different texts share a digest
-/// with a probability of about 2^-64.
-fn digest(text: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    text.hash(&mut hasher);
-    hasher.finish()
+    /// The low 32 bits of each value's digest, with when it was last seen: a
+    /// new value is taken for one of a user's (at most 64) known values with
+    /// a probability under 2^-26. Most users have one or two values, which
+    /// fit in the baseline itself.
+    seen: SmallVec<[(u32, i32); 2]>,
 }
 
 pub struct FirstSeen {
@@ -80,6 +73,9 @@ pub struct FirstSeen {
     min_sign_ins: u64,
     /// Baselines by the digest of the lower-cased user name.
     users: FxHashMap<u64, Baseline>,
+    /// Seconds since the Unix epoch of the first sign-in observed, from
+    /// which baselines count their times in 32 bits (68 years either way).
+    epoch: Option<i64>,
     /// Buffer for the value read from an event.
     value: String,
     /// Event time of the last removal of forgotten values and users.
@@ -107,6 +103,7 @@ impl FirstSeen {
             learning: Duration::days(14),
             min_sign_ins: 10,
             users: FxHashMap::default(),
+            epoch: None,
             value: String::new(),
             swept: None,
         }
@@ -115,11 +112,22 @@ impl FirstSeen {
     /// Forgets values and users not seen for [`FORGET_AFTER_DAYS`].
     fn forget(&mut self, now: DateTime<Utc>) {
         let horizon = Duration::days(FORGET_AFTER_DAYS).num_seconds();
-        let now = now.timestamp();
+        let now = i64::from(self.offset(now));
         self.users.retain(|_, baseline| {
-            baseline.seen.retain(|(_, last)| now - *last <= horizon);
-            now - baseline.last <= horizon
+            baseline
+                .seen
+                .retain(|(_, last)| now - i64::from(*last) <= horizon);
+            now - i64::from(baseline.last) <= horizon
         });
+    }
+
+    /// Returns `time` in seconds after [`FirstSeen::epoch`], setting the
+    /// epoch on the first call; saturates 68 years away from it.
+    fn offset(&mut self, time: DateTime<Utc>) -> i32 {
+        let seconds = time.timestamp();
+        let epoch = *self.epoch.get_or_insert(seconds);
+        let offset = seconds.saturating_sub(epoch);
+        i32::try_from(offset).unwrap_or(if offset < 0 { i32::MIN } else { i32::MAX })
     }
 }
 
@@ -186,18 +194,19 @@ impl FirstSeen {
             self.forget(time);
         }
         let user = super::lower(user);
-        let seconds = time.timestamp();
-        let baseline = self.users.entry(digest(&user)).or_insert(Baseline {
+        let seconds = self.offset(time);
+        let baseline = self.users.entry(super::digest(&user)).or_insert(Baseline {
             since: seconds,
             last: seconds,
             sign_ins: 0,
             seen: SmallVec::new(),
         });
-        let learnt = seconds - baseline.since >= self.learning.num_seconds()
+        let learnt = i64::from(seconds) - i64::from(baseline.since) >= self.learning.num_seconds()
             && u64::from(baseline.sign_ins) >= self.min_sign_ins;
         baseline.sign_ins = baseline.sign_ins.saturating_add(1);
         baseline.last = seconds;
-        let value_digest = digest(value);
+        // The low 32 bits, as documented at `Baseline::seen`.
+        let value_digest = super::digest(value) as u32;
         if let Some((_, last)) = baseline
             .seen
             .iter_mut()
@@ -245,9 +254,10 @@ mod tests {
     use chrono::{Duration, TimeZone, Utc};
     use serde_json::json;
 
-    use super::{Attribute, FirstSeen, MAX_VALUES_PER_USER, digest};
+    use super::{Attribute, FirstSeen, MAX_VALUES_PER_USER};
     use crate::event::Event;
     use crate::rules::Rule;
+    use crate::rules::digest;
 
     fn sign_in(login: &str, country: &str, day: i64) -> Event {
         let time = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap() + Duration::days(day);

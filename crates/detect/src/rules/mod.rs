@@ -75,6 +75,17 @@ fn lower(name: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Returns the 64-bit SipHash digest of a text. Rules that keep state for
+/// every user key it by the digest of the user's name rather than the name:
+/// two different names share a digest with a probability of about 2^-64.
+fn digest(text: &str) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+
+    let mut hasher = DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// Tells whether a sweep of expired state is due: at most once per
 /// `interval` of event time, tracked in `last`.
 fn sweep_due(

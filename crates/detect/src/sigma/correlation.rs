@@ -214,7 +214,7 @@ struct Hit {
 
 /// Reads a lower-case hyphenated UUID, as Okta writes them, into 16 bytes;
 /// `None` for any other text, which [`uuid_text`] could not restore as it was.
-fn uuid_bytes(text: &str) -> Option<[u8; 16]> {
+pub(crate) fn uuid_bytes(text: &str) -> Option<[u8; 16]> {
     let digits = text.as_bytes();
     if digits.len() != 36 || [8, 13, 18, 23].iter().any(|&at| digits[at] != b'-') {
         return None;
@@ -230,7 +230,7 @@ fn uuid_bytes(text: &str) -> Option<[u8; 16]> {
 }
 
 /// Writes 16 bytes as a lower-case hyphenated UUID.
-fn uuid_text(bytes: &[u8; 16]) -> String {
+pub(crate) fn uuid_text(bytes: &[u8; 16]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(36);
     for (index, byte) in bytes.iter().enumerate() {

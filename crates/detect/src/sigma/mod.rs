@@ -24,7 +24,7 @@
 
 mod aggregation;
 mod condition;
-mod correlation;
+pub(crate) mod correlation;
 mod detection;
 mod engine;
 mod matcher;
