@@ -16,7 +16,7 @@ use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use idaudit_okta::Client;
-use idaudit_okta::models::{AppUser, User};
+use idaudit_okta::models::User;
 use idaudit_store::{DirectoryStaging, Membership, Store};
 
 use super::read::{self, WithinPhase, for_each_fetched, skip_if_vanished};
@@ -257,15 +257,8 @@ async fn stage_app_details(
 ) -> Result<u64, SyncError> {
     let mut vanished = 0;
     let fetch = |app_id: String| async move {
-        let path = format!("/api/v1/apps/{app_id}/users?limit=500");
-        read::read_pages::<AppUser>(client, &path, |page| {
-            let rows: Vec<_> = page
-                .into_iter()
-                .map(|(row, value)| read::app_user_row(&app_id, row, &value))
-                .collect();
-            Ok(lock(staging).app_users(&rows)?)
-        })
-        .await?;
+        read::read_app_user_pages(client, &app_id, |rows| Ok(lock(staging).app_users(&rows)?))
+            .await?;
         read::read_app_groups(client, &app_id).await
     };
     for_each_fetched(progress, app_ids, fetch, |app_id, result| {
