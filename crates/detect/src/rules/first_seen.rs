@@ -36,6 +36,15 @@ impl Attribute {
         }
     }
 
+    /// Returns the word that names a value in an alert's title.
+    fn noun(self) -> &'static str {
+        match self {
+            Attribute::Country => "country",
+            Attribute::Asn => "network (ASN)",
+            Attribute::Device => "device",
+        }
+    }
+
     /// Appends the event's value to `buffer`; returns false when it has none.
     fn read(self, event: &Event, buffer: &mut String) -> bool {
         match self {
@@ -232,7 +241,10 @@ impl FirstSeen {
             id: alert_id(rule, &user, &event.uuid),
             rule: rule.to_string(),
             severity: "medium".to_string(),
-            title: format!("First sign-in of {user} from `{value}`"),
+            title: format!(
+                "First sign-in of {user} from {} `{value}`",
+                self.attribute.noun()
+            ),
             user: Some(user.into_owned()),
             ip: event.client_ip().map(str::to_string),
             first_seen: stamp.clone(),

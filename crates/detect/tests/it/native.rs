@@ -71,6 +71,11 @@ fn new_country_after_learning() {
         .collect();
     assert_eq!(new.len(), 1, "{alerts:#?}");
     assert_eq!(new[0].evidence, vec!["new"]);
+    assert!(
+        new[0].title.ends_with("from country `Germany`"),
+        "{}",
+        new[0].title
+    );
 }
 
 fn mfa_event(uuid: &str, event_type: &str, minutes: i64) -> Value {
