@@ -5,6 +5,7 @@
 pub mod args;
 pub mod commands;
 pub mod exit;
+mod memory;
 pub mod okta_sdk_config;
 pub mod output;
 pub mod progress;

@@ -61,6 +61,7 @@ pub async fn follow(settings: &Settings, args: &StreamArgs) -> Result<ExitStatus
 
     // Checked before reading credentials, so a bad window fails fast.
     crate::commands::serve::follow_options(settings, args)?;
+    crate::memory::return_large_blocks();
     let workflows = StreamWorkflows::build(settings)?;
     let config = settings.org_config()?;
     let org = config.org_key();

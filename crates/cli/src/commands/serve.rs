@@ -54,6 +54,7 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<ExitStatus> {
         // Checked before binding, so a bad window fails fast.
         follow_options(settings, &args.stream)?;
     }
+    crate::memory::return_large_blocks();
     let shutdown = Shutdown::on_signals();
     let workflows = StreamWorkflows::build(settings)?;
     let detection = StreamDetection::start(settings, &args.stream, workflows.detects())?;
