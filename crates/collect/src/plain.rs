@@ -178,27 +178,35 @@ impl<'a> Scanner<'a> {
     /// Reads the members of an object after its `{`, through its `}`,
     /// calling `member` for each key with the position on its value.
     fn members(&mut self, mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.sequence(b'}', |scanner| {
+            let key = scanner.string()?;
+            if key.escaped {
+                return None;
+            }
+            scanner.skip_whitespace();
+            scanner.expect(b':')?;
+            scanner.skip_whitespace();
+            member(scanner, key.content.as_bytes())
+        })
+    }
+
+    /// Reads the comma-separated items of an object or array, after its
+    /// opening bracket, through `close`, calling `item` at the start of each.
+    fn sequence(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.skip_whitespace();
-        if self.peek()? == b'}' {
+        if self.peek()? == close {
             self.position += 1;
             return Some(());
         }
         loop {
-            let key = self.string()?;
-            if key.escaped {
-                return None;
-            }
-            self.skip_whitespace();
-            self.expect(b':')?;
-            self.skip_whitespace();
-            member(self, key.content.as_bytes())?;
+            item(self)?;
             self.skip_whitespace();
             match self.peek()? {
                 b',' => {
                     self.position += 1;
                     self.skip_whitespace();
                 }
-                b'}' => {
+                byte if byte == close => {
                     self.position += 1;
                     return Some(());
                 }
@@ -223,37 +231,13 @@ impl<'a> Scanner<'a> {
                     return None;
                 }
                 self.position += 1;
-                self.elements(depth + 1)
+                self.sequence(b']', |scanner| scanner.value(depth + 1))
             }
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             b'-' | b'0'..=b'9' => self.number(),
             _ => None,
-        }
-    }
-
-    /// Checks the elements of an array after its `[`, through its `]`.
-    fn elements(&mut self, depth: u32) -> Option<()> {
-        self.skip_whitespace();
-        if self.peek()? == b']' {
-            self.position += 1;
-            return Some(());
-        }
-        loop {
-            self.value(depth)?;
-            self.skip_whitespace();
-            match self.peek()? {
-                b',' => {
-                    self.position += 1;
-                    self.skip_whitespace();
-                }
-                b']' => {
-                    self.position += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
         }
     }
 
