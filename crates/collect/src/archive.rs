@@ -22,13 +22,15 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{Int64Builder, ListBuilder, StringBuilder, TimestampMillisecondBuilder};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::builder::{
+    Int64Builder, ListBuilder, OffsetBufferBuilder, StringBuilder, TimestampMillisecondBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
-use idaudit_store::{ArchiveBatch, ArchiveRow, Store};
+use idaudit_store::{ArchiveBatch, ArchiveRow, ArchiveRowRef, ArchiveRows, Store};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
@@ -484,10 +486,12 @@ struct Pipeline {
     readers: Option<Arc<Readers>>,
 }
 
-/// Idle read-only connections to the store file.
+/// Idle read-only connections to the store file, and row buffers that
+/// earlier batches emptied, so that their memory serves again.
 struct Readers {
     path: std::path::PathBuf,
     idle: std::sync::Mutex<Vec<Store>>,
+    buffers: std::sync::Mutex<Vec<ArchiveRows>>,
 }
 
 impl Readers {
@@ -509,6 +513,27 @@ impl Readers {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(reader);
     }
+
+    /// Reads `batch` on an idle connection and encodes it.
+    fn read_and_encode(&self, batch: &ArchiveBatch) -> Result<Vec<u8>, ArchiveError> {
+        let mut rows = self
+            .buffers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        let reader = self.take()?;
+        let read = reader.read_archive_batch_into(batch.id, &mut rows);
+        self.put_back(reader);
+        read?;
+        let encoded = encode_or_error(&mut rows, batch.id);
+        rows.clear();
+        self.buffers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(rows);
+        encoded
+    }
 }
 
 impl Pipeline {
@@ -517,6 +542,7 @@ impl Pipeline {
             Ok(reader) => Some(Arc::new(Readers {
                 path: store.path().to_path_buf(),
                 idle: std::sync::Mutex::new(vec![reader]),
+                buffers: std::sync::Mutex::new(Vec::new()),
             })),
             Err(error) => {
                 tracing::debug!(
@@ -549,18 +575,14 @@ impl Pipeline {
             Some(readers) => {
                 let readers = Arc::clone(readers);
                 tokio::task::spawn_blocking(move || {
-                    let encoded = readers.take().and_then(|reader| {
-                        let rows = read_rows(&reader, &batch);
-                        readers.put_back(reader);
-                        encode_or_error(&rows?, batch.id)
-                    });
+                    let encoded = readers.read_and_encode(&batch);
                     (batch, encoded)
                 })
             }
             None => {
-                let rows = read_rows(store, &batch)?;
+                let mut rows = read_rows(store, &batch)?;
                 tokio::task::spawn_blocking(move || {
-                    let encoded = encode_or_error(&rows, batch.id);
+                    let encoded = encode_or_error(&mut rows, batch.id);
                     (batch, encoded)
                 })
             }
@@ -596,14 +618,12 @@ impl Pipeline {
     }
 }
 
-fn encode_or_error(rows: &[ArchiveRow], batch: i64) -> Result<Vec<u8>, ArchiveError> {
-    encode_rows(rows).map_err(|source| ArchiveError::Encode { batch, source })
+fn encode_or_error(rows: &mut ArchiveRows, batch: i64) -> Result<Vec<u8>, ArchiveError> {
+    encode(rows).map_err(|source| ArchiveError::Encode { batch, source })
 }
 
-fn read_rows(store: &Store, batch: &ArchiveBatch) -> Result<Vec<ArchiveRow>, ArchiveError> {
-    let mut rows = Vec::with_capacity(batch.events as usize);
-    store.for_each_archive_batch_event(batch.id, |row| rows.push(row))?;
-    Ok(rows)
+fn read_rows(store: &Store, batch: &ArchiveBatch) -> Result<ArchiveRows, ArchiveError> {
+    Ok(store.read_archive_batch(batch.id)?)
 }
 
 /// Writes one encoded batch, then records it as written.
@@ -645,8 +665,8 @@ pub async fn write_object(
 /// Reads the events of `batch` from the store and encodes them as one
 /// Parquet object, without writing it.
 pub fn encode_batch(store: &Store, batch: &ArchiveBatch) -> Result<Vec<u8>, ArchiveError> {
-    let rows = read_rows(store, batch)?;
-    encode_or_error(&rows, batch.id)
+    let mut rows = read_rows(store, batch)?;
+    encode_or_error(&mut rows, batch.id)
 }
 
 /// Returns the Arrow schema of archive objects; `docs/archive.md` describes it.
@@ -775,7 +795,8 @@ struct Transaction<'a> {
     id: Option<Cow<'a, str>>,
 }
 
-/// Column builders of one batch, in schema order.
+/// Column builders of one batch, in schema order, except `raw`, which
+/// [`encode`] takes whole from the rows.
 struct Columns {
     uuid: StringBuilder,
     published: TimestampMillisecondBuilder,
@@ -792,11 +813,10 @@ struct Columns {
     asn: Int64Builder,
     target_ids: ListBuilder<StringBuilder>,
     transaction_id: StringBuilder,
-    raw: StringBuilder,
 }
 
 impl Columns {
-    fn with_capacity(rows: usize, raw_bytes: usize) -> Columns {
+    fn with_capacity(rows: usize) -> Columns {
         let text = || StringBuilder::with_capacity(rows, rows * 24);
         Columns {
             uuid: StringBuilder::with_capacity(rows, rows * 36),
@@ -814,17 +834,16 @@ impl Columns {
             asn: Int64Builder::with_capacity(rows),
             target_ids: ListBuilder::new(text()),
             transaction_id: text(),
-            raw: StringBuilder::with_capacity(rows, raw_bytes),
         }
     }
 
-    fn push(&mut self, row: &ArchiveRow) {
+    fn push(&mut self, row: ArchiveRowRef<'_>) {
         // A raw event whose fields have unexpected types still goes to the
         // archive whole, with null key columns.
-        let event: Projection = serde_json::from_str(&row.raw).unwrap_or_default();
-        let published = published_millis(&row.published);
+        let event: Projection = serde_json::from_str(row.raw).unwrap_or_default();
+        let published = published_millis(row.published);
 
-        self.uuid.append_value(&row.uuid);
+        self.uuid.append_value(row.uuid);
         self.published.append_value(published);
         self.event_type
             .append_value(event.event_type.as_deref().unwrap_or_default());
@@ -878,10 +897,9 @@ impl Columns {
                 .as_ref()
                 .and_then(|transaction| transaction.id.as_deref()),
         );
-        self.raw.append_value(&row.raw);
     }
 
-    fn finish(mut self) -> Vec<ArrayRef> {
+    fn finish(mut self, raw: ArrayRef) -> Vec<ArrayRef> {
         vec![
             Arc::new(self.uuid.finish()),
             Arc::new(self.published.finish()),
@@ -898,7 +916,7 @@ impl Columns {
             Arc::new(self.asn.finish()),
             Arc::new(self.target_ids.finish()),
             Arc::new(self.transaction_id.finish()),
-            Arc::new(self.raw.finish()),
+            raw,
         ]
     }
 }
@@ -962,31 +980,80 @@ fn store_form_millis(text: &[u8]) -> Option<i64> {
     Some(time.and_utc().timestamp_millis())
 }
 
-/// Encodes rows as one zstd-compressed Parquet file with one row group.
+/// Encodes rows, in their order, as one zstd-compressed Parquet file with
+/// one row group.
 pub fn encode_rows(rows: &[ArchiveRow]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
     let raw_bytes = rows.iter().map(|row| row.raw.len()).sum();
-    let mut columns = Columns::with_capacity(rows.len(), raw_bytes);
+    let mut buffered = ArchiveRows::with_capacity(rows.len(), raw_bytes);
     for row in rows {
+        buffered.push(&row.uuid, &row.published, &row.raw);
+    }
+    encode(&mut buffered)
+}
+
+/// Encodes rows, in their order, as one zstd-compressed Parquet file with
+/// one row group, and leaves `rows` empty with their buffers kept for the
+/// next batch. The raw JSON becomes the `raw` column without a copy.
+fn encode(rows: &mut ArchiveRows) -> Result<Vec<u8>, parquet::errors::ParquetError> {
+    let raw_bytes = rows.raw_bytes();
+    let mut columns = Columns::with_capacity(rows.len());
+    for row in rows.iter() {
         columns.push(row);
     }
+    let raw = raw_column(rows)?;
     let schema = archive_schema();
-    let batch = RecordBatch::try_new(Arc::clone(&schema), columns.finish())?;
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns.finish(Arc::new(raw.clone())))?;
 
     let mut output = Vec::with_capacity(raw_bytes / 6 + 4096);
     let mut writer = ArrowWriter::try_new(&mut output, schema, Some(writer_properties()))?;
     writer.write(&batch)?;
     writer.close()?;
+
+    // With the batch and the writer gone, this column is the only owner of
+    // the JSON buffer, which then serves the next batch.
+    drop(batch);
+    let (_, values, _) = raw.into_parts();
+    if let Ok(buffer) = values.into_vec::<u8>() {
+        rows.reuse_raw_buffer(buffer);
+    }
     Ok(output)
 }
 
+/// Moves the rows' raw JSON into a `raw` column, without copying it.
+fn raw_column(rows: &mut ArchiveRows) -> Result<StringArray, parquet::errors::ParquetError> {
+    // Arrow's `Utf8` type has 32-bit offsets, so the JSON of one batch must
+    // stay under 2 GiB, and a larger batch fails here with an error.
+    let too_large = |error| {
+        parquet::errors::ParquetError::General(format!(
+            "the raw JSON of one batch is too large for a Parquet string column ({error}): \
+             lower `max_events_per_object`"
+        ))
+    };
+    let starts = rows.raw_offsets();
+    let mut offsets = OffsetBufferBuilder::<i32>::new(starts.len().saturating_sub(1));
+    for pair in starts.windows(2) {
+        offsets
+            .try_push_length(pair[1] - pair[0])
+            .map_err(too_large)?;
+    }
+    let offsets = offsets.try_finish().map_err(too_large)?;
+    let json = rows.take_raw_json();
+    Ok(StringArray::try_new(
+        offsets,
+        json.into_bytes().into(),
+        None,
+    )?)
+}
+
 fn writer_properties() -> WriterProperties {
-    // The raw JSON is unique per row: a dictionary of it never pays off, and
-    // min/max statistics of 2 KB strings help no query.
+    // The raw JSON and the uuid are unique per row: a dictionary of them
+    // never pays off. Min/max statistics of 2 KB strings help no query.
     let raw = ColumnPath::from("raw");
     let level = ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default();
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
         .set_max_row_group_row_count(None)
+        .set_column_dictionary_enabled(ColumnPath::from("uuid"), false)
         .set_column_dictionary_enabled(raw.clone(), false)
         .set_column_statistics_enabled(raw, EnabledStatistics::None)
         .set_key_value_metadata(Some(vec![KeyValue::new(

@@ -8,19 +8,29 @@
 //! with the same events, so an interrupted run leaves neither a gap nor a
 //! duplicate in the archive.
 //!
-//! Events reach `archive_pending` in bulk: the store records the rowid up to
-//! which it has scanned `events` (`archive_scan.events_through`), and events
-//! above that rowid count as pending until a call that changes the archive's
-//! lists moves them to `archive_pending`. Storing an event therefore writes
-//! nothing for the archive. Creating a batch moves events from
-//! `archive_pending` to `archive_members`, whose rows of a batch are deleted
-//! when the batch is marked written. An event at or below the scanned rowid
-//! and in neither table is archived. Local retention deletes only archived events, and keeps
-//! their uuids in `archived_events`, so that the same event stored again later
-//! is recognised instead of being archived twice.
+//! Pending events are kept as rowid ranges, so that neither storing nor
+//! assigning an event writes a row for it. The store records the rowid up to
+//! which it has scanned `events` (`archive_scan.events_through`); events above
+//! it are pending. A scan gives each org and UTC day of `published` with new
+//! events one range in `archive_ranges`, from its first unassigned rowid to
+//! the newest scanned rowid. A batch takes a range whole, or its first events
+//! in rowid order when the range contains more than a batch. Stores from before
+//! schema version 7 may also hold pending events one row each in
+//! `archive_pending`, and unwritten batches with their events in
+//! `archive_members`, whose rows of a batch are deleted when it is marked
+//! written. An event at or below the scanned rowid that is in no range and in
+//! neither table is archived. Local retention deletes only archived events,
+//! and keeps their uuids in `archived_events`, so that the same event stored
+//! again later is recognised instead of being archived twice: ranges, and the
+//! batches made of them, leave such events out.
+//!
+//! Every event of a range or of a batch's range has a rowid at or below the
+//! scanned rowid, and SQLite gives a new row the largest rowid plus one, so
+//! no event stored later falls into a range. Retention, which may delete the
+//! newest rows, lowers the scanned rowid and the range ends to keep it so.
 
 use chrono::{Duration, NaiveDate};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{Result, Store};
 
@@ -67,18 +77,53 @@ pub struct ArchiveCounts {
     pub archived_events: u64,
 }
 
+/// A batch's rowid range, `(after, through]`, of the events of its org and day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RowidRange {
+    pub(crate) after: i64,
+    pub(crate) through: i64,
+}
+
+/// Events of an org and day in a rowid range, less those in `archived_events`.
+/// `?1` and `?2` bound the rowids, `?3` and `?4` the `published` text, `?5` is
+/// the org and `?6` the day. The `+` keeps SQLite from using the terms it
+/// marks for an index, so that `RANGE_BY_ROWID` scans the table by rowid and
+/// `RANGE_BY_DAY` walks the `events_published` index.
+const RANGE_BY_ROWID: &str = "rowid > ?1 AND rowid <= ?2
+    AND +published >= ?3 AND +published < ?4 AND org = ?5 AND substr(published, 1, 10) = ?6
+    AND uuid NOT IN (SELECT uuid FROM archived_events)";
+const RANGE_BY_DAY: &str = "published >= ?3 AND published < ?4 AND +rowid > ?1 AND +rowid <= ?2
+    AND org = ?5 AND substr(published, 1, 10) = ?6
+    AND uuid NOT IN (SELECT uuid FROM archived_events)";
+
+/// Returns the filter of [`RANGE_BY_ROWID`] for a range of at most four
+/// rowids per event of its org and day, and of [`RANGE_BY_DAY`] for a
+/// sparser one, such as a day among many imported at once. The ratio is a
+/// guess at where walking the index starts to read fewer rows.
+pub(crate) fn range_filter(range: RowidRange, events: u64) -> &'static str {
+    let span = range.through.saturating_sub(range.after) as u64;
+    if span <= events.saturating_mul(4) {
+        RANGE_BY_ROWID
+    } else {
+        RANGE_BY_DAY
+    }
+}
+
 impl Store {
     /// Returns the events that no archive batch contains, counted per org and
     /// UTC day of `published`, in order of org then day.
     pub fn pending_archive_partitions(&self) -> Result<Vec<PendingPartition>> {
         let mut statement = self.connection.prepare(
-            "SELECT org, substr(published, 1, 10) AS date, COUNT(*) FROM (
-                 SELECT org, published FROM archive_pending
+            "SELECT org, date, SUM(events) FROM (
+                 SELECT org, substr(published, 1, 10) AS date, COUNT(*) AS events
+                 FROM archive_pending GROUP BY 1, 2
                  UNION ALL
-                 SELECT org, published FROM events
-                 WHERE rowid > (SELECT events_through FROM archive_scan)
+                 SELECT org, date, events FROM archive_ranges
+                 UNION ALL
+                 SELECT org, substr(published, 1, 10), COUNT(*) FROM events
+                 WHERE rowid > (SELECT events_through FROM archive_scan) GROUP BY 1, 2
              )
-             GROUP BY org, date ORDER BY org, date",
+             GROUP BY org, date HAVING SUM(events) > 0 ORDER BY org, date",
         )?;
         let rows = statement.query_map([], |row| {
             Ok(PendingPartition {
@@ -95,27 +140,25 @@ impl Store {
     /// them. Returns how many.
     pub fn relink_archived_events(&mut self) -> Result<u64> {
         let transaction = self.connection.transaction()?;
-        scan_new_events(&transaction)?;
-        let any: bool =
-            transaction.query_row("SELECT EXISTS (SELECT 1 FROM archived_events)", [], |row| {
-                row.get(0)
-            })?;
-        let mut changed = 0;
-        if any {
-            changed = transaction.execute(
+        let mut relinked = scan_new_events(&transaction)?;
+        if any_archived_event_deleted(&transaction)? {
+            relinked += transaction.execute(
                 "DELETE FROM archive_pending WHERE uuid IN (SELECT uuid FROM archived_events)",
                 [],
-            )?;
+            )? as u64;
         }
         transaction.commit()?;
-        Ok(changed as u64)
+        Ok(relinked)
     }
 
     /// Creates a batch of at most `limit` pending events of `org` published on
-    /// `date` (`YYYY-MM-DD`, UTC), the earliest first, and names its object
-    /// with `object_name(batch id)`. Returns `None` when no event is pending.
+    /// `date` (`YYYY-MM-DD`, UTC), and names its object with
+    /// `object_name(batch id)`. Returns `None` when no event is pending.
     ///
-    /// The batch, its name and its events are saved in one transaction.
+    /// Events pending one row each since before schema version 7 go first,
+    /// the earliest first, then the events of the day's rowid range, the
+    /// first stored first. The batch, its name and its events are saved in
+    /// one transaction.
     pub fn create_archive_batch(
         &mut self,
         org: &str,
@@ -124,7 +167,6 @@ impl Store {
         created_at: &str,
         object_name: impl FnOnce(i64) -> String,
     ) -> Result<Option<ArchiveBatch>> {
-        let (start, end) = day_bounds(date);
         let transaction = self.connection.transaction()?;
         scan_new_events(&transaction)?;
         transaction.execute(
@@ -133,27 +175,30 @@ impl Store {
             params![org, date, created_at],
         )?;
         let id = transaction.last_insert_rowid();
-        let events = transaction.execute(
-            "INSERT INTO archive_members (batch, published, uuid)
-             SELECT ?1, pending.published, pending.uuid FROM archive_pending AS pending
-             WHERE pending.org = ?2 AND pending.published >= ?3 AND pending.published < ?4
-             ORDER BY pending.published, pending.uuid LIMIT ?5",
-            params![id, org, start, end, limit as i64],
-        )? as u64;
+        let mut events = take_listed_events(&transaction, id, org, date, limit)?;
+        let mut range = None;
+        if events < limit
+            && let Some((taken, taken_range)) = take_range(&transaction, org, date, limit - events)?
+        {
+            events += taken;
+            range = Some(taken_range);
+        }
         if events == 0 {
             // Dropping the transaction rolls back the empty batch.
             return Ok(None);
         }
-        transaction.execute(
-            "DELETE FROM archive_pending
-             WHERE org = ?2 AND published >= ?3 AND published < ?4
-               AND uuid IN (SELECT uuid FROM archive_members WHERE batch = ?1)",
-            params![id, org, start, end],
-        )?;
+
         let object = object_name(id);
         transaction.execute(
-            "UPDATE archive_batches SET object = ?2, events = ?3 WHERE id = ?1",
-            params![id, object, events as i64],
+            "UPDATE archive_batches SET object = ?2, events = ?3, range_after = ?4, range_through = ?5
+             WHERE id = ?1",
+            params![
+                id,
+                object,
+                events as i64,
+                range.map(|range| range.after),
+                range.map(|range| range.through)
+            ],
         )?;
         transaction.commit()?;
         Ok(Some(ArchiveBatch {
@@ -183,31 +228,6 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Calls `visit` for each event of the unwritten batch `id`, in order of
-    /// `published` then `uuid`, and returns how many there were.
-    pub fn for_each_archive_batch_event(
-        &self,
-        id: i64,
-        mut visit: impl FnMut(ArchiveRow),
-    ) -> Result<u64> {
-        let mut statement = self.connection.prepare_cached(
-            "SELECT events.uuid, events.published, events.raw
-             FROM archive_members AS member JOIN events ON events.uuid = member.uuid
-             WHERE member.batch = ?1 ORDER BY member.published, member.uuid",
-        )?;
-        let mut rows = statement.query([id])?;
-        let mut count = 0;
-        while let Some(row) = rows.next()? {
-            visit(ArchiveRow {
-                uuid: row.get(0)?,
-                published: row.get(1)?,
-                raw: row.get(2)?,
-            });
-            count += 1;
-        }
-        Ok(count)
-    }
-
     /// Records that the object of batch `id` was written; its events count
     /// as archived from then on.
     pub fn mark_archive_batch_written(&mut self, id: i64, written_at: &str) -> Result<()> {
@@ -226,13 +246,22 @@ impl Store {
     /// their age. Returns how many were deleted.
     ///
     /// Nothing is deleted while any batch is unwritten, because the events of
-    /// such a batch are in neither `archive_pending` nor a written object.
+    /// such a batch are neither pending nor in a written object.
     pub fn prune_archived_events(&mut self, before: &str) -> Result<u64> {
+        // An event stored again after retention (its uuid in
+        // `archived_events`) counts as archived even inside a pending range.
         const ARCHIVED: &str = "events.published < ?1
+            AND events.rowid <= (SELECT events_through FROM archive_scan)
+            AND NOT EXISTS (SELECT 1 FROM archive_batches WHERE written_at IS NULL)
             AND NOT EXISTS (SELECT 1 FROM archive_pending AS pending
                             WHERE pending.org = events.org AND pending.published = events.published
                               AND pending.uuid = events.uuid)
-            AND NOT EXISTS (SELECT 1 FROM archive_batches WHERE written_at IS NULL)";
+            AND (events.uuid IN (SELECT uuid FROM archived_events)
+                 OR NOT EXISTS (SELECT 1 FROM archive_ranges AS pending
+                                WHERE pending.org = events.org
+                                  AND pending.date = substr(events.published, 1, 10)
+                                  AND events.rowid > pending.rowid_after
+                                  AND events.rowid <= pending.rowid_through))";
         let transaction = self.connection.transaction()?;
         scan_new_events(&transaction)?;
         transaction.execute(
@@ -242,12 +271,16 @@ impl Store {
         let deleted =
             transaction.execute(&format!("DELETE FROM events WHERE {ARCHIVED}"), [before])?;
         // SQLite gives a new row the largest rowid plus one, so after deleting
-        // the newest rows the mark must come down to the largest rowid left,
-        // or events stored next would fall at or below it unscanned.
-        transaction.execute(
+        // the newest rows the mark and the range ends must come down to the
+        // largest rowid left, or events stored next would fall at or below
+        // the mark unscanned, or into a range. The rowids cut off a range
+        // held only deleted events, which were archived.
+        transaction.execute_batch(
             "UPDATE archive_scan
-             SET events_through = MIN(events_through, (SELECT COALESCE(MAX(rowid), 0) FROM events))",
-            [],
+             SET events_through = MIN(events_through, (SELECT COALESCE(MAX(rowid), 0) FROM events));
+             UPDATE archive_ranges
+             SET rowid_through = MIN(rowid_through, (SELECT COALESCE(MAX(rowid), 0) FROM events));
+             DELETE FROM archive_ranges WHERE rowid_through <= rowid_after;",
         )?;
         transaction.commit()?;
         Ok(deleted as u64)
@@ -257,6 +290,7 @@ impl Store {
     pub fn archive_counts(&self) -> Result<ArchiveCounts> {
         let pending_events = self.connection.query_row(
             "SELECT (SELECT COUNT(*) FROM archive_pending)
+                  + (SELECT COALESCE(SUM(events), 0) FROM archive_ranges)
                   + (SELECT COUNT(*) FROM events
                      WHERE rowid > (SELECT events_through FROM archive_scan))",
             [],
@@ -279,13 +313,18 @@ impl Store {
     }
 }
 
-/// Moves the events stored since the last scan, those with a rowid above
-/// `archive_scan.events_through`, to `archive_pending`, and raises the mark to
-/// the newest rowid. Returns how many events were moved.
+/// Adds the events stored since the last scan, those with a rowid above
+/// `archive_scan.events_through`, to the rowid range of their org and day in
+/// `archive_ranges`, and raises the mark to the newest rowid. Returns how many
+/// of them are in `archived_events`, stored again after retention; those stay
+/// out of the ranges' counts and of every batch.
 ///
 /// It runs in the caller's transaction. The newest rowid is read once and
-/// bounds both steps, so an event that another connection commits meanwhile
-/// stays above the mark for the next scan.
+/// bounds every step, so an event that another connection commits meanwhile
+/// stays above the mark for the next scan. A day that already has a range
+/// gets its end raised. No pending event of that day lies between the old
+/// end and the old mark, because the scans that covered those rowids found
+/// none.
 ///
 /// NOTE: this relies on SQLite giving each new row a rowid above every
 /// existing one. SQLite does so until a rowid reaches 2^63 - 1, and then
@@ -299,23 +338,142 @@ fn scan_new_events(connection: &Connection) -> Result<u64> {
     if newest <= through {
         return Ok(0);
     }
-    let moved = connection.execute(
-        "INSERT OR IGNORE INTO archive_pending (org, published, uuid)
-         SELECT org, published, uuid FROM events WHERE rowid > ?1 AND rowid <= ?2",
+    let any_archived = any_archived_event_deleted(connection)?;
+    let not_archived = match any_archived {
+        true => "AND uuid NOT IN (SELECT uuid FROM archived_events)",
+        false => "",
+    };
+    connection.execute(
+        &format!(
+            "INSERT INTO archive_ranges (org, date, rowid_after, rowid_through, events)
+             SELECT org, substr(published, 1, 10), ?1, ?2, COUNT(*) FROM events
+             WHERE rowid > ?1 AND rowid <= ?2 {not_archived}
+             GROUP BY 1, 2
+             ON CONFLICT (org, date) DO UPDATE
+             SET rowid_through = excluded.rowid_through, events = events + excluded.events"
+        ),
         [through, newest],
     )?;
+    let mut relinked = 0;
+    if any_archived {
+        relinked = connection.query_row(
+            "SELECT COUNT(*) FROM events WHERE rowid > ?1 AND rowid <= ?2
+             AND uuid IN (SELECT uuid FROM archived_events)",
+            [through, newest],
+            |row| row.get(0),
+        )?;
+    }
     connection.execute("UPDATE archive_scan SET events_through = ?1", [newest])?;
-    Ok(moved as u64)
+    Ok(relinked)
 }
 
-/// Returns the first and past-the-end `published` values of a UTC day, as
-/// text bounds. A `date` that is not `YYYY-MM-DD` bounds an empty range.
-fn day_bounds(date: &str) -> (String, String) {
+fn any_archived_event_deleted(connection: &Connection) -> Result<bool> {
+    Ok(
+        connection.query_row("SELECT EXISTS (SELECT 1 FROM archived_events)", [], |row| {
+            row.get(0)
+        })?,
+    )
+}
+
+/// Moves at most `limit` events of `org` and `date` from `archive_pending` to
+/// batch `id` in `archive_members`, the earliest first, and returns how many.
+fn take_listed_events(
+    connection: &Connection,
+    id: i64,
+    org: &str,
+    date: &str,
+    limit: u64,
+) -> Result<u64> {
+    let (start, end) = day_bounds(date);
+    let listed: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM archive_pending
+                        WHERE org = ?1 AND published >= ?2 AND published < ?3)",
+        params![org, start, end],
+        |row| row.get(0),
+    )?;
+    if !listed {
+        return Ok(0);
+    }
+    let events = connection.execute(
+        "INSERT INTO archive_members (batch, published, uuid)
+         SELECT ?1, pending.published, pending.uuid FROM archive_pending AS pending
+         WHERE pending.org = ?2 AND pending.published >= ?3 AND pending.published < ?4
+         ORDER BY pending.published, pending.uuid LIMIT ?5",
+        params![id, org, start, end, limit as i64],
+    )?;
+    connection.execute(
+        "DELETE FROM archive_pending
+         WHERE org = ?2 AND published >= ?3 AND published < ?4
+           AND uuid IN (SELECT uuid FROM archive_members WHERE batch = ?1)",
+        params![id, org, start, end],
+    )?;
+    Ok(events as u64)
+}
+
+/// Takes at most `limit` events of the pending range of `org` and `date`, the
+/// first stored first, and returns how many and their rowid range. What is
+/// left of the range stays pending.
+fn take_range(
+    connection: &Connection,
+    org: &str,
+    date: &str,
+    limit: u64,
+) -> Result<Option<(u64, RowidRange)>> {
+    let pending = connection
+        .query_row(
+            "SELECT rowid_after, rowid_through, events FROM archive_ranges
+             WHERE org = ?1 AND date = ?2",
+            params![org, date],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, u64>(2)?)),
+        )
+        .optional()?;
+    let Some((after, through, events)) = pending else {
+        return Ok(None);
+    };
+    let range = RowidRange { after, through };
+    if events <= limit {
+        connection.execute(
+            "DELETE FROM archive_ranges WHERE org = ?1 AND date = ?2",
+            params![org, date],
+        )?;
+        return Ok(Some((events, range)));
+    }
+
+    // The range contains more than a batch, so the batch ends at the rowid
+    // of its `limit`-th event, and the rest of the range stays pending.
+    let (start, end) = day_bounds(date);
+    let cut: i64 = connection.query_row(
+        &format!(
+            "SELECT rowid FROM events WHERE {} ORDER BY rowid LIMIT 1 OFFSET ?7",
+            range_filter(range, events)
+        ),
+        params![after, through, start, end, org, date, limit as i64 - 1],
+        |row| row.get(0),
+    )?;
+    connection.execute(
+        "UPDATE archive_ranges SET rowid_after = ?3, events = events - ?4
+         WHERE org = ?1 AND date = ?2",
+        params![org, date, cut, limit as i64],
+    )?;
+    Ok(Some((
+        limit,
+        RowidRange {
+            after,
+            through: cut,
+        },
+    )))
+}
+
+/// Returns text bounds of the `published` values whose first ten characters
+/// are `date`: the day and the next for a `YYYY-MM-DD` date. Any other `date`
+/// (from a `published` not in RFC 3339) gets `date` and `date` followed by
+/// U+10FFFF, the largest character.
+pub(crate) fn day_bounds(date: &str) -> (String, String) {
     match NaiveDate::parse_from_str(date, "%Y-%m-%d") {
         Ok(day) => {
             let next = day + Duration::days(1);
             (date.to_string(), next.format("%Y-%m-%d").to_string())
         }
-        Err(_) => (date.to_string(), date.to_string()),
+        Err(_) => (date.to_string(), format!("{date}\u{10FFFF}")),
     }
 }

@@ -29,6 +29,7 @@ pub use access::{
 };
 pub use alerts::{Alert, AlertStatus, Upserted};
 pub use archive::{ArchiveBatch, ArchiveCounts, ArchiveRow, PendingPartition};
+pub use archive_read::{ArchiveRowRef, ArchiveRows};
 pub use campaigns::{
     Campaign, CampaignDecision, CampaignItem, ItemDetails, ItemOrder, Remediation,
 };

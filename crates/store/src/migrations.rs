@@ -377,6 +377,29 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO archive_scan (id, events_through)
         SELECT 1, COALESCE(MAX(rowid), 0) FROM events;
     "#,
+    // Version 7: pending events of each org and day are kept as one rowid
+    // range instead of a row per event in `archive_pending`, and a batch
+    // names its events by that range instead of a row per event in
+    // `archive_members`. Both lists stay for the events already in them.
+    r#"
+    -- One row per org and UTC day of `published` with pending events: those
+    -- of the org and day with a rowid in (rowid_after, rowid_through], less
+    -- the events whose uuid is in `archived_events`. events counts them.
+    CREATE TABLE archive_ranges (
+        org TEXT NOT NULL,
+        date TEXT NOT NULL,
+        rowid_after INTEGER NOT NULL,
+        rowid_through INTEGER NOT NULL,
+        events INTEGER NOT NULL,
+        PRIMARY KEY (org, date)
+    ) WITHOUT ROWID;
+
+    -- A batch contains its rows in `archive_members` and, when these are
+    -- set, the events of its org and day in the rowid range
+    -- (range_after, range_through], less those in `archived_events`.
+    ALTER TABLE archive_batches ADD COLUMN range_after INTEGER;
+    ALTER TABLE archive_batches ADD COLUMN range_through INTEGER;
+    "#,
 ];
 
 /// Returns the schema version this build writes.
@@ -442,15 +465,7 @@ mod tests {
     /// pending list, with three events of which `archived` is in a written
     /// batch and `pending-1` and `pending-2` are pending.
     fn write_version_5_store(path: &std::path::Path) {
-        let mut connection = Connection::open(path).unwrap();
-        for (index, sql) in MIGRATIONS.iter().take(5).enumerate() {
-            let transaction = connection.transaction().unwrap();
-            transaction.execute_batch(sql).unwrap();
-            transaction
-                .pragma_update(None, "user_version", index as u32 + 1)
-                .unwrap();
-            transaction.commit().unwrap();
-        }
+        let connection = write_store_at_version(path, 5);
         for (uuid, published) in [
             ("archived", "2026-01-01T10:00:00.000Z"),
             ("pending-1", "2026-01-02T10:00:00.000Z"),
@@ -473,6 +488,109 @@ mod tests {
             .unwrap();
     }
 
+    /// Applies the first `version` migrations to a new file at `path`.
+    fn write_store_at_version(path: &std::path::Path, version: usize) -> Connection {
+        let mut connection = Connection::open(path).unwrap();
+        for (index, sql) in MIGRATIONS.iter().take(version).enumerate() {
+            let transaction = connection.transaction().unwrap();
+            transaction.execute_batch(sql).unwrap();
+            transaction
+                .pragma_update(None, "user_version", index as u32 + 1)
+                .unwrap();
+            transaction.commit().unwrap();
+        }
+        connection
+    }
+
+    /// Writes a store at schema version 6, when pending events below the
+    /// rowid mark had a row each in `archive_pending` and batches a row per
+    /// event in `archive_members`. `archived` is in a written batch,
+    /// `member` in an unwritten one, `listed` in the pending list, and
+    /// `unscanned` above the mark.
+    fn write_version_6_store(path: &std::path::Path) {
+        let connection = write_store_at_version(path, 6);
+        let insert = |uuid: &str, published: &str| {
+            connection
+                .execute(
+                    "INSERT INTO events (uuid, org, published, event_type, source, stored_at, raw)
+                     VALUES (?1, 'org', ?2, 'user.session.start', 'poll', ?2, '{}')",
+                    [uuid, published],
+                )
+                .unwrap();
+        };
+        insert("archived", "2026-01-01T10:00:00.000Z");
+        insert("listed", "2026-01-02T11:00:00.000Z");
+        insert("member", "2026-01-03T10:00:00.000Z");
+        connection
+            .execute_batch(
+                "UPDATE archive_scan SET events_through = (SELECT MAX(rowid) FROM events);
+                 INSERT INTO archive_pending (org, published, uuid)
+                 VALUES ('org', '2026-01-02T11:00:00.000Z', 'listed');
+                 INSERT INTO archive_batches (id, org, date, object, events, created_at, written_at)
+                 VALUES (1, 'org', '2026-01-01', '1.parquet', 1, 'x', 'x'),
+                        (2, 'org', '2026-01-03', '2.parquet', 1, 'x', NULL);
+                 INSERT INTO archive_members (batch, published, uuid)
+                 VALUES (2, '2026-01-03T10:00:00.000Z', 'member');",
+            )
+            .unwrap();
+        insert("unscanned", "2026-01-02T10:00:00.000Z");
+    }
+
+    fn batch_uuids(store: &Store, batch: i64) -> Vec<String> {
+        let mut uuids = Vec::new();
+        store
+            .for_each_archive_batch_event(batch, |row| uuids.push(row.uuid))
+            .unwrap();
+        uuids
+    }
+
+    #[test]
+    fn version_6_archive_state_carries_over() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("idaudit.db");
+        write_version_6_store(&path);
+
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), super::latest_version());
+        let counts = store.archive_counts().unwrap();
+        assert_eq!(counts.pending_events, 2);
+        assert_eq!(counts.unwritten_batches, 1);
+        assert_eq!(counts.written_batches, 1);
+        assert_eq!(counts.archived_events, 1);
+
+        let unwritten = store.unwritten_archive_batches().unwrap();
+        assert_eq!(unwritten.len(), 1);
+        assert_eq!(batch_uuids(&store, unwritten[0].id), vec!["member"]);
+
+        assert_eq!(store.relink_archived_events().unwrap(), 0);
+        let partitions = store.pending_archive_partitions().unwrap();
+        assert_eq!(partitions.len(), 1);
+        assert_eq!(partitions[0].date, "2026-01-02");
+        assert_eq!(partitions[0].events, 2);
+
+        let batch = store
+            .create_archive_batch("org", "2026-01-02", 10, "now", |id| format!("{id}.parquet"))
+            .unwrap()
+            .expect("two events are pending");
+        assert_eq!(batch.events, 2);
+        assert_eq!(batch_uuids(&store, batch.id), vec!["unscanned", "listed"]);
+        assert_eq!(store.archive_counts().unwrap().pending_events, 0);
+
+        store
+            .mark_archive_batch_written(unwritten[0].id, "now")
+            .unwrap();
+        store.mark_archive_batch_written(batch.id, "now").unwrap();
+        let counts = store.archive_counts().unwrap();
+        assert_eq!(counts.unwritten_batches, 0);
+        assert_eq!(counts.archived_events, 4);
+        assert_eq!(
+            store
+                .prune_archived_events("2026-02-01T00:00:00.000Z")
+                .unwrap(),
+            4
+        );
+    }
+
     #[test]
     fn version_5_pending_events_stay_pending() {
         let folder = tempfile::tempdir().unwrap();
@@ -480,7 +598,7 @@ mod tests {
         write_version_5_store(&path);
 
         let mut store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 6);
+        assert_eq!(store.schema_version().unwrap(), super::latest_version());
         assert_eq!(store.count_events().unwrap(), 3);
         let counts = store.archive_counts().unwrap();
         assert_eq!(counts.pending_events, 2);

@@ -531,3 +531,65 @@ async fn s3_archive_matches_store() {
         assert_pyarrow_matches(&read, &expected);
     }
 }
+
+#[tokio::test]
+async fn raw_column_matches_store_in_order() {
+    use arrow_array::cast::AsArray;
+
+    let (folder, mut store) = temp_store();
+    let events = simulated_events(Utc::now() - Duration::days(2));
+    store.insert_events(ORG, "import", &events).unwrap();
+    let mut stored = BTreeMap::new();
+    store
+        .for_each_event(None, None, |event| {
+            stored.insert(event.uuid, (event.published, event.raw));
+        })
+        .unwrap();
+
+    // Small objects, so that each day is split and the encoding tasks reuse
+    // their buffers for many batches.
+    let target = ArchiveTarget::local(&folder.path().join("archive")).unwrap();
+    let policy = ArchivePolicy {
+        max_events_per_object: 37,
+        ..ArchivePolicy::on_demand()
+    };
+    let report = archive_pending(&mut store, &target, &policy).await.unwrap();
+    assert_eq!(report.events, stored.len() as u64);
+    assert!(report.objects.len() > 10, "{:?}", report.objects);
+
+    let objects = target.object_store();
+    let listed: Vec<_> = objects.list(None).try_collect().await.unwrap();
+    let mut archived = 0;
+    for meta in listed {
+        let bytes = objects
+            .get(&meta.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .unwrap()
+            .build()
+            .unwrap();
+        let mut keys = Vec::new();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let uuid = batch.column_by_name("uuid").unwrap().as_string::<i32>();
+            let raw = batch.column_by_name("raw").unwrap().as_string::<i32>();
+            for index in 0..batch.num_rows() {
+                let uuid = uuid.value(index).to_string();
+                let (published, stored_raw) = &stored[&uuid];
+                assert_eq!(raw.value(index), stored_raw, "raw JSON of `{uuid}`");
+                keys.push((published.clone(), uuid));
+            }
+        }
+        assert!(
+            keys.is_sorted(),
+            "rows of {} are not in order of published then uuid",
+            meta.location
+        );
+        archived += keys.len();
+    }
+    assert_eq!(archived, stored.len());
+}

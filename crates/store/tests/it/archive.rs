@@ -107,3 +107,116 @@ fn event_stored_again_after_pruning_is_relinked() {
     assert_eq!(store.relink_archived_events().unwrap(), 1);
     assert_eq!(store.archive_counts().unwrap().pending_events, 0);
 }
+
+fn batch_uuids(store: &Store, batch: i64) -> Vec<String> {
+    let mut uuids = Vec::new();
+    let count = store
+        .for_each_archive_batch_event(batch, |row| uuids.push(row.uuid))
+        .unwrap();
+    assert_eq!(count, uuids.len() as u64);
+    uuids
+}
+
+#[test]
+fn day_larger_than_batch_splits_in_stored_order() {
+    let (_folder, mut store) = temp_store();
+    // Stored latest first, with another day's events in between.
+    let batch = [
+        record("e", "2026-01-01T05:00:00.000Z"),
+        record("other-1", "2026-01-02T00:00:00.000Z"),
+        record("d", "2026-01-01T04:00:00.000Z"),
+        record("c", "2026-01-01T03:00:00.000Z"),
+        record("other-2", "2026-01-02T01:00:00.000Z"),
+        record("b", "2026-01-01T02:00:00.000Z"),
+        record("a", "2026-01-01T01:00:00.000Z"),
+    ];
+    store.insert_events("org", "import", &batch).unwrap();
+
+    let mut batches = Vec::new();
+    while let Some(batch) = store
+        .create_archive_batch("org", "2026-01-01", 2, "now", |id| format!("{id}.parquet"))
+        .unwrap()
+    {
+        batches.push(batch);
+    }
+    let uuids: Vec<Vec<String>> = batches
+        .iter()
+        .map(|batch| batch_uuids(&store, batch.id))
+        .collect();
+    assert_eq!(uuids, vec![vec!["d", "e"], vec!["b", "c"], vec!["a"]]);
+    let events: Vec<u64> = batches.iter().map(|batch| batch.events).collect();
+    assert_eq!(events, vec![2, 2, 1]);
+    assert_eq!(store.archive_counts().unwrap().pending_events, 2);
+}
+
+#[test]
+fn sparse_day_reads_only_its_events() {
+    let (_folder, mut store) = temp_store();
+    // One event of the first day among many of the second, so that the
+    // first day's rowid range is far wider than its events.
+    let mut batch = vec![record("first-day", "2026-01-01T12:00:00.000Z")];
+    for index in 0..40 {
+        batch.push(record(
+            &format!("second-{index:02}"),
+            &format!("2026-01-02T00:00:{index:02}.000Z"),
+        ));
+    }
+    batch.push(record("first-day-late", "2026-01-01T13:00:00.000Z"));
+    store.insert_events("org", "import", &batch).unwrap();
+    store
+        .insert_events(
+            "other-org",
+            "import",
+            &[record("other-org", "2026-01-01T12:30:00.000Z")],
+        )
+        .unwrap();
+
+    let first = store
+        .create_archive_batch("org", "2026-01-01", 100, "now", |id| {
+            format!("{id}.parquet")
+        })
+        .unwrap()
+        .expect("two events are pending");
+    assert_eq!(
+        batch_uuids(&store, first.id),
+        vec!["first-day", "first-day-late"]
+    );
+    let second = store
+        .create_archive_batch("org", "2026-01-02", 100, "now", |id| {
+            format!("{id}.parquet")
+        })
+        .unwrap()
+        .expect("forty events are pending");
+    assert_eq!(batch_uuids(&store, second.id).len(), 40);
+    assert_eq!(store.archive_counts().unwrap().pending_events, 1);
+}
+
+#[test]
+fn unwritten_batch_keeps_its_events() {
+    let (_folder, mut store) = temp_store();
+    store
+        .insert_events("org", "import", &[record("a", "2026-01-01T00:00:00.000Z")])
+        .unwrap();
+    let batch = store
+        .create_archive_batch("org", "2026-01-01", 10, "now", |id| format!("{id}.parquet"))
+        .unwrap()
+        .expect("one event is pending");
+    store
+        .insert_events("org", "import", &[record("b", "2026-01-01T00:30:00.000Z")])
+        .unwrap();
+
+    assert_eq!(batch_uuids(&store, batch.id), vec!["a"]);
+    assert_eq!(
+        store
+            .prune_archived_events("2026-02-01T00:00:00.000Z")
+            .unwrap(),
+        0,
+        "nothing is deleted while a batch is unwritten"
+    );
+    let next = store
+        .create_archive_batch("org", "2026-01-01", 10, "now", |id| format!("{id}.parquet"))
+        .unwrap()
+        .expect("`b` is pending");
+    assert_eq!(batch_uuids(&store, next.id), vec!["b"]);
+    assert_eq!(batch_uuids(&store, batch.id), vec!["a"]);
+}
