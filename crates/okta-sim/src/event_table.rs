@@ -3,18 +3,18 @@
 //! A generated event is about 2 KB of JSON, most of it repeated from other events: the
 //! actor, the client and network of the origin, the targets, and the fixed parts of each
 //! event type. [`EventTables`] keeps each repeated fragment once, and an [`EventRecord`]
-//! of about 60 bytes names the fragments of one event. Its random ids (`uuid`,
-//! `transaction.id` and `debugData.requestId`) are derived from a 64-bit key, and its
-//! session ids from a second key, so they take no room either. [`EventTables::write`]
-//! writes the same JSON text, in the same key order, that the generator wrote when it
-//! kept every event as text.
+//! of about 60 bytes names the fragments of one event. Its random-looking ids (`uuid`,
+//! `transaction.id` and `debugData.requestId`) are derived from a 64-bit key by bit
+//! mixing, and its session ids from a second key, so they take no room either.
+//! [`EventTables::write`] writes the same JSON text, in the same key order, that the
+//! generator wrote when it kept every event as text.
 
 use chrono::{DateTime, Utc};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
-use crate::ids::{derived_object_id, request_id, session_id_from_key, uuid_v4};
-use crate::time::format_okta;
+use crate::ids::{
+    push_derived_object_id, push_request_id_from_key, push_session_id, push_uuid_from_key,
+};
+use crate::time::push_okta_time;
 
 /// Credential the actor authenticated with, as `authenticationContext` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -143,18 +143,11 @@ pub(crate) fn split_key(key: u64) -> [u32; 2] {
     [(key >> 32) as u32, key as u32]
 }
 
-/// The ids an event key stands for.
-pub(crate) struct EventIds {
-    pub uuid: String,
-    pub request: String,
-}
-
-/// Derives the `uuid` and request id of an event from its key.
-pub(crate) fn event_ids(key: u64) -> EventIds {
-    let mut rng = ChaCha8Rng::seed_from_u64(key);
-    let uuid = uuid_v4(&mut rng);
-    let request = request_id(&mut rng);
-    EventIds { uuid, request }
+/// Derives the `uuid` of an event from its key.
+pub(crate) fn event_uuid(key: u64) -> String {
+    let mut uuid = String::with_capacity(36);
+    push_uuid_from_key(&mut uuid, key);
+    uuid
 }
 
 /// Fragments shared by the events of one generated log.
@@ -181,8 +174,8 @@ impl EventTables {
     pub fn write(&self, record: &EventRecord, out: &mut String) {
         let shape = &self.shapes[record.shape as usize];
         let origin = &self.origins[record.origin as usize];
-        let ids = event_ids(join_key(record.key));
-        let session = session_id_from_key(join_key(record.session));
+        let key = join_key(record.key);
+        let session = join_key(record.session);
 
         out.push_str("{\"actor\":");
         out.push_str(&self.actors[record.actor as usize]);
@@ -190,20 +183,20 @@ impl EventTables {
         out.push_str(&origin.client);
         out.push_str(",\"device\":null,\"authenticationContext\":");
         out.push_str(shape.credential.authentication_prefix());
-        out.push_str(&session);
+        push_session_id(out, session);
         out.push_str("\",\"externalSessionId\":\"");
-        out.push_str(&session);
+        push_session_id(out, session);
         out.push_str("\"}");
         out.push_str(&shape.head);
-        out.push_str(&format_okta(record.published));
+        push_okta_time(out, record.published);
         out.push_str("\",\"securityContext\":");
         out.push_str(&origin.security_context);
         out.push_str(&shape.severity);
-        out.push_str(&ids.request);
+        push_request_id_from_key(out, key);
         out.push_str(&shape.debug_tail);
-        out.push_str(&ids.request);
+        push_request_id_from_key(out, key);
         out.push_str("\",\"detail\":{}},\"uuid\":\"");
-        out.push_str(&ids.uuid);
+        push_uuid_from_key(out, key);
         out.push_str("\",\"version\":\"0\",\"request\":{\"ipChain\":");
         out.push_str(&origin.ip_chain);
         out.push_str("},\"target\":[");
@@ -236,9 +229,8 @@ impl EventTables {
     fn write_app_user(&self, target: TargetRef, out: &mut String) {
         let person = &self.people[target.index()];
         let app_id = &self.app_ids[target.0[1] as usize];
-        let id = derived_object_id("0ua", &format!("{}/{app_id}", person.id));
         out.push_str("{\"id\":\"");
-        out.push_str(&id);
+        push_derived_object_id(out, "0ua", &[&person.id, "/", app_id]);
         out.push_str("\",\"type\":\"AppUser\",\"alternateId\":");
         out.push_str(&person.login_json);
         out.push_str(",\"displayName\":");

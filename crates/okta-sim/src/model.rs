@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use once_cell::race::OnceBox;
 
-use crate::event_table::{EventRecord, EventTables, event_ids, join_key};
+use crate::event_table::{EventRecord, EventTables, event_uuid, join_key};
 use crate::time::format_okta;
 
 /// Lifecycle status of an Okta user.
@@ -533,7 +533,7 @@ impl LogEvent {
     pub fn uuid(&self) -> String {
         match &self.inner {
             Inner::Text(event) => event.uuid.to_string(),
-            Inner::Compact { record, .. } => event_ids(join_key(record.key)).uuid,
+            Inner::Compact { record, .. } => event_uuid(join_key(record.key)),
         }
     }
 }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::catalog::{Browser, Network, Place};
 pub(crate) use crate::event_table::Credential;
 use crate::event_table::{
-    EventRecord, EventTables, OriginJson, Person, Shape, TargetRef, event_ids, split_key,
+    EventRecord, EventTables, OriginJson, Person, Shape, TargetRef, event_uuid, split_key,
 };
 use crate::ids::{derived_object_id, session_id_from_key};
 use crate::model::{App, Group, LogEvent, User};
@@ -168,7 +168,7 @@ impl EventLog {
             sequence: u32::try_from(self.records.len()).unwrap_or(u32::MAX),
         };
         self.records.push(record);
-        event_ids(key).uuid
+        event_uuid(key)
     }
 
     /// Returns the events ascending by `published`; events with the same timestamp keep

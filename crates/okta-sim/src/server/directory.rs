@@ -15,12 +15,14 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use super::index::ById;
+use super::index::{ById, Ranks};
+use super::json_text::{json_array, push_json_string};
 use super::paging::{self, Links, Page, Params};
 use crate::filter::{Expr, MatchOptions, Operator};
 use crate::generate::{AssignmentScope, Org};
+use crate::ids::push_derived_object_id;
 use crate::model::{App, Group, User, UserStatus};
-use crate::time::format_okta;
+use crate::time::{format_okta, push_okta_time};
 
 const USERS_READ: &str = "okta.users.read";
 const GROUPS_READ: &str = "okta.groups.read";
@@ -142,20 +144,19 @@ fn respond_text(
     items: &[Arc<str>],
     next_after: Option<String>,
 ) -> Response {
+    let capacity = items.iter().map(|item| item.len() + 1).sum::<usize>() + 2;
+    let body = json_array(items.len(), capacity, |position, out| {
+        out.push_str(&items[position]);
+    });
+    respond_body(state, uri, body, next_after)
+}
+
+/// Responds with the JSON array text of a page and its `link` headers.
+fn respond_body(state: &AppState, uri: &Uri, body: String, next_after: Option<String>) -> Response {
     let links = Links {
         base_url: &state.base_url,
         uri,
     };
-    let mut body =
-        String::with_capacity(items.iter().map(|item| item.len() + 1).sum::<usize>() + 2);
-    body.push('[');
-    for (position, item) in items.iter().enumerate() {
-        if position > 0 {
-            body.push(',');
-        }
-        body.push_str(item);
-    }
-    body.push(']');
     let next = next_after.map(|cursor| links.next_url(&cursor, &[]));
     paging::paged_json_response(body, &links.self_url(), next.as_deref())
 }
@@ -427,14 +428,16 @@ pub(crate) async fn group_users(
     let index = state.index.users(&org);
     let find = |user_id: &String| index.find(&org.users, |user| &user.id, user_id);
     let members: &[String] = org.memberships.get(&id).map_or(&[], Vec::as_slice);
-    let mut selected: Vec<usize> = if state.index.is_sorted(members) {
+    let ranks = state.index.sorted_user_ranks(&org, &index, members);
+    let mut selected: Vec<usize> = if let Some(ranks) = ranks {
+        let id_at = |rank: u32| org.users[index.position_at(rank)].id.as_str();
         let start = after.map_or(0, |after| {
-            members.partition_point(|member| member.as_str() <= after)
+            ranks.partition_point(|&rank| id_at(rank) <= after)
         });
-        members[start..]
+        ranks[start..]
             .iter()
-            .filter_map(find)
             .take(limit + 1)
+            .map(|&rank| index.position_at(rank))
             .collect()
     } else {
         let mut all: Vec<usize> = members.iter().filter_map(find).collect();
@@ -621,24 +624,25 @@ fn app_user_json(
     value
 }
 
-/// Writes an app user as JSON text, the same text that `app_user_json` gives without
+/// Appends an app user as JSON text, the same text that `app_user_json` gives without
 /// `expand`, and faster because no `Value` is built: keys in the sorted order of
 /// serde_json's default map.
-fn app_user_text(
+fn write_app_user_text(
+    out: &mut String,
     (org, groups): (&Org, &ById),
-    app: &App,
-    user: &User,
-    scope: &AssignmentScope,
+    (app, user, scope): (&App, &User, &AssignmentScope),
     base_url: &str,
-) -> String {
-    let quoted = |text: &str| serde_json::to_string(text).unwrap_or_default();
+) {
     let provisioned = app.provisions_users();
     let created = user.created.max(app.created);
-    let created_text = format_okta(created);
-    let updated_text = format_okta(created.max(user.last_updated));
-    let mut out = String::with_capacity(768);
+    let updated = created.max(user.last_updated);
+    let push_time = |out: &mut String, time| {
+        out.push('"');
+        push_okta_time(out, time);
+        out.push('"');
+    };
     out.push_str("{\"_links\":{\"app\":{\"href\":");
-    out.push_str(&quoted(&format!("{base_url}/api/v1/apps/{}", app.id)));
+    push_json_string(out, &[base_url, "/api/v1/apps/", &app.id]);
     out.push('}');
     let scope_name = match scope {
         AssignmentScope::User => "USER",
@@ -647,40 +651,42 @@ fn app_user_text(
                 .find(&org.groups, |group| &group.id, group_id)
                 .map_or("", |position| org.groups[position].name.as_str());
             out.push_str(",\"group\":{\"href\":");
-            out.push_str(&quoted(&format!("{base_url}/api/v1/groups/{group_id}")));
+            push_json_string(out, &[base_url, "/api/v1/groups/", group_id]);
             out.push_str(",\"name\":");
-            out.push_str(&quoted(name));
+            push_json_string(out, &[name]);
             out.push('}');
             "GROUP"
         }
     };
     out.push_str(",\"user\":{\"href\":");
-    out.push_str(&quoted(&format!("{base_url}/api/v1/users/{}", user.id)));
+    push_json_string(out, &[base_url, "/api/v1/users/", &user.id]);
     out.push_str("}},\"created\":");
-    out.push_str(&quoted(&created_text));
+    push_time(out, created);
     out.push_str(",\"credentials\":{\"userName\":");
-    out.push_str(&quoted(&user.profile.login));
+    push_json_string(out, &[&user.profile.login]);
     out.push_str("},\"externalId\":");
     if provisioned {
-        let external_id = crate::ids::derived_object_id("ext", &format!("{}/{}", app.id, user.id));
-        out.push_str(&quoted(&external_id));
+        // A derived id is ASCII letters and digits, which need no escaping.
+        out.push('"');
+        push_derived_object_id(out, "ext", &[&app.id, "/", &user.id]);
+        out.push('"');
     } else {
         out.push_str("null");
     }
     out.push_str(",\"id\":");
-    out.push_str(&quoted(&user.id));
+    push_json_string(out, &[&user.id]);
     out.push_str(",\"lastSync\":");
     if provisioned {
-        out.push_str(&quoted(&updated_text));
+        push_time(out, updated);
     } else {
         out.push_str("null");
     }
     out.push_str(",\"lastUpdated\":");
-    out.push_str(&quoted(&updated_text));
+    push_time(out, updated);
     out.push_str(",\"passwordChanged\":null,\"profile\":{\"email\":");
-    out.push_str(&quoted(&user.profile.email));
+    push_json_string(out, &[&user.profile.email]);
     out.push_str("},\"scope\":");
-    out.push_str(&quoted(scope_name));
+    push_json_string(out, &[scope_name]);
     out.push_str(",\"status\":");
     out.push_str(if provisioned {
         "\"PROVISIONED\""
@@ -688,7 +694,7 @@ fn app_user_text(
         "\"ACTIVE\""
     });
     out.push_str(",\"statusChanged\":");
-    out.push_str(&quoted(&created_text));
+    push_time(out, created);
     out.push_str(",\"syncState\":");
     out.push_str(if provisioned {
         "\"SYNCHRONIZED\""
@@ -696,7 +702,6 @@ fn app_user_text(
         "\"DISABLED\""
     });
     out.push('}');
-    out
 }
 
 /// `GET /api/v1/apps/{id}/users`: direct assignments (scope `USER`) and members of
@@ -735,13 +740,13 @@ pub(crate) async fn app_users(
         app_user_json((&org, &groups), app, user, scope, &state.base_url, expand)
     };
     let users = state.index.users(&org);
-    let sorted = |list: &[String]| state.index.is_sorted(list);
+    let sorted_ranks = |list: &[String]| state.index.sorted_user_ranks(&org, &users, list);
     let merged = merged_app_users(
         (&org, &users),
         &id,
         (after, limit + 1),
         &matches_prefix,
-        &sorted,
+        &sorted_ranks,
     );
     let page = match merged {
         Some(mut rows) => {
@@ -751,13 +756,12 @@ pub(crate) async fn app_users(
                 .then(|| rows.last().map(|(user, _)| user.id.clone()))
                 .flatten();
             if !expand {
-                let items: Vec<Arc<str>> = rows
-                    .iter()
-                    .map(|(user, scope)| {
-                        app_user_text((&org, &groups), app, user, scope, &state.base_url).into()
-                    })
-                    .collect();
-                return Ok(respond_text(&state, &uri, &items, next_after));
+                // An app user is about 700 bytes of JSON.
+                let body = json_array(rows.len(), rows.len() * 768 + 2, |position, out| {
+                    let (user, scope) = &rows[position];
+                    write_app_user_text(out, (&org, &groups), (app, user, scope), &state.base_url);
+                });
+                return Ok(respond_body(&state, &uri, body, next_after));
             }
             Page {
                 items: rows.iter().map(render).collect(),
@@ -774,37 +778,39 @@ pub(crate) async fn app_users(
 }
 
 /// Lists up to `wanted` users of an app after the cursor, as [`Org::app_users`] does, by
-/// merging the sorted lists of direct assignees and of the assigned groups' members.
-/// Returns `None` when one of those lists is not sorted.
+/// merging the sorted lists of direct assignees and of the assigned groups' members,
+/// as user ranks in id order. Returns `None` when one of those lists is not sorted.
 fn merged_app_users<'a>(
     (org, users): (&'a Org, &ById),
     app_id: &str,
     (after, wanted): (Option<&str>, usize),
     keep: &dyn Fn(&User) -> bool,
-    is_sorted: &dyn Fn(&[String]) -> bool,
+    sorted_ranks: &dyn Fn(&[String]) -> Option<Ranks>,
 ) -> Option<Vec<(&'a User, AssignmentScope)>> {
     let direct = org
         .app_user_assignments
         .get(app_id)
         .map_or(&[][..], Vec::as_slice);
-    let mut sources: Vec<(&[String], Option<&str>)> = vec![(direct, None)];
+    let mut lists: Vec<(Ranks, Option<&str>)> = vec![(sorted_ranks(direct)?, None)];
     for group_id in org.app_group_assignments.get(app_id).into_iter().flatten() {
         let members = org.memberships.get(group_id).map_or(&[][..], Vec::as_slice);
-        sources.push((members, Some(group_id.as_str())));
+        lists.push((sorted_ranks(members)?, Some(group_id.as_str())));
     }
-    if !sources.iter().all(|(list, _)| is_sorted(list)) {
-        return None;
-    }
-    for (list, _) in &mut sources {
-        let start = after.map_or(0, |after| list.partition_point(|id| id.as_str() <= after));
-        *list = &list[start..];
-    }
+    let id_at = |rank: u32| org.users[users.position_at(rank)].id.as_str();
+    let mut sources: Vec<(&[u32], Option<&str>)> = lists
+        .iter()
+        .map(|(ranks, group)| {
+            let start = after.map_or(0, |after| {
+                ranks.partition_point(|&rank| id_at(rank) <= after)
+            });
+            (&ranks[start..], *group)
+        })
+        .collect();
     let mut rows = Vec::new();
     while rows.len() < wanted {
-        let Some(next) = sources.iter().filter_map(|(list, _)| list.first()).min() else {
+        let Some(&next) = sources.iter().filter_map(|(list, _)| list.first()).min() else {
             break;
         };
-        let next = next.clone();
         let mut scope = None;
         for (list, group) in &mut sources {
             if list.first() == Some(&next) {
@@ -815,10 +821,7 @@ fn merged_app_users<'a>(
                 *list = &list[1..];
             }
         }
-        let Some(position) = users.find(&org.users, |user| &user.id, &next) else {
-            continue;
-        };
-        let user = &org.users[position];
+        let user = &org.users[users.position_at(next)];
         let scope = scope.unwrap_or(AssignmentScope::User);
         let listed = scope == AssignmentScope::User || user.status != UserStatus::Deprovisioned;
         if listed && keep(user) {
@@ -881,6 +884,53 @@ mod tests {
     use crate::generate::{OrgSpec, generate};
 
     #[test]
+    fn merged_app_users_match_org_app_users() {
+        let org = generate(&OrgSpec {
+            users: 300,
+            groups: 30,
+            apps: 12,
+            log_days: 0,
+            ..OrgSpec::default()
+        });
+        let users = ById::build(&org.users, |user: &User| &user.id);
+        let sorted_ranks = |list: &[String]| users.sorted_ranks(&org.users, |user| &user.id, list);
+        let rows_of = |rows: Vec<(&User, AssignmentScope)>| -> Vec<(String, AssignmentScope)> {
+            rows.into_iter()
+                .map(|(user, scope)| (user.id.clone(), scope))
+                .collect()
+        };
+        for app in &org.apps {
+            let expected = rows_of(org.app_users(&app.id));
+            let all = merged_app_users(
+                (&org, &users),
+                &app.id,
+                (None, usize::MAX),
+                &|_| true,
+                &sorted_ranks,
+            );
+            assert_eq!(rows_of(all.unwrap()), expected, "app `{}`", app.id);
+
+            let Some((after, _)) = expected.get(2) else {
+                continue;
+            };
+            let rest = merged_app_users(
+                (&org, &users),
+                &app.id,
+                (Some(after), 5),
+                &|_| true,
+                &sorted_ranks,
+            );
+            let tail: Vec<_> = expected.iter().skip(3).take(5).cloned().collect();
+            assert_eq!(
+                rows_of(rest.unwrap()),
+                tail,
+                "app `{}` after `{after}`",
+                app.id
+            );
+        }
+    }
+
+    #[test]
     fn app_user_text_matches_value_rendering() {
         let org = generate(&OrgSpec {
             users: 120,
@@ -893,7 +943,13 @@ mod tests {
         let mut checked = 0;
         for app in &org.apps {
             for (user, scope) in org.app_users(&app.id).into_iter().take(5) {
-                let text = app_user_text((&org, &groups), app, user, &scope, "http://127.0.0.1:1");
+                let mut text = String::new();
+                write_app_user_text(
+                    &mut text,
+                    (&org, &groups),
+                    (app, user, &scope),
+                    "http://127.0.0.1:1",
+                );
                 let value = app_user_json(
                     (&org, &groups),
                     app,

@@ -99,7 +99,10 @@ type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 /// Positions of a list's items ordered by id, and by id for lookups.
 pub(crate) struct ById {
     fingerprint: Fingerprint,
+    /// The position of the item at each rank in id order.
     order: Vec<u32>,
+    /// The rank in id order of the item at each position.
+    ranks: Vec<u32>,
     positions: FastMap<Box<str>, u32>,
 }
 
@@ -109,6 +112,10 @@ impl ById {
         order.sort_unstable_by(|left, right| {
             id(&items[*left as usize]).cmp(id(&items[*right as usize]))
         });
+        let mut ranks = vec![0; items.len()];
+        for (rank, &position) in order.iter().enumerate() {
+            ranks[position as usize] = rank as u32;
+        }
         // Built from the back, so that the first of two items with one id is kept.
         let mut positions = FastMap::default();
         for (position, item) in items.iter().enumerate().rev() {
@@ -117,8 +124,33 @@ impl ById {
         ById {
             fingerprint: Fingerprint::of(items),
             order,
+            ranks,
             positions,
         }
+    }
+
+    /// Returns the ranks in id order of the items that a list of ids names, in the order
+    /// of the list, if the list is sorted. Ids of no item are left out.
+    pub fn sorted_ranks<T>(
+        &self,
+        items: &[T],
+        id: impl Fn(&T) -> &str,
+        list: &[String],
+    ) -> Option<Ranks> {
+        if !list.is_sorted() {
+            return None;
+        }
+        let ranks = list
+            .iter()
+            .filter_map(|wanted| self.find(items, &id, wanted))
+            .map(|position| self.ranks[position])
+            .collect();
+        Some(ranks)
+    }
+
+    /// Returns the position of the item at `rank` in id order.
+    pub fn position_at(&self, rank: u32) -> usize {
+        self.order[rank as usize] as usize
     }
 
     /// Returns the positions, in id order, of the items whose id is greater than `after`.
@@ -227,10 +259,20 @@ pub(crate) struct Indexes {
     users: Mutex<Option<(u64, Arc<ById>)>>,
     groups: Mutex<Option<(u64, Arc<ById>)>>,
     log: Mutex<Option<(u64, Arc<LogIndex>)>>,
-    rendered_users: Mutex<HashMap<usize, Rendered>>,
-    rendered_groups: Mutex<HashMap<usize, Rendered>>,
-    /// Whether a list of ids is sorted, by the list's buffer address and length.
-    sorted_lists: Mutex<HashMap<(usize, usize), bool>>,
+    rendered_users: Mutex<FastMap<usize, Rendered>>,
+    rendered_groups: Mutex<FastMap<usize, Rendered>>,
+    user_ranks: Mutex<RankCache>,
+}
+
+/// Ranks in id order of the items that a list of ids names.
+pub(crate) type Ranks = Arc<[u32]>;
+
+/// Id ranks of the users that lists of user ids name, for one org generation.
+#[derive(Default)]
+struct RankCache {
+    generation: u64,
+    /// Keyed by the list's buffer address and length. `None` marks a list not sorted by id.
+    lists: FastMap<(usize, usize), Option<Ranks>>,
 }
 
 /// The JSON text of an object, the digest of the fields it was rendered from, and the
@@ -296,15 +338,32 @@ impl Indexes {
         )
     }
 
-    /// Returns whether a list of ids is sorted, checking each list once while it keeps
-    /// its buffer and length.
-    pub fn is_sorted(&self, list: &[String]) -> bool {
-        let key = (list.as_ptr() as usize, list.len());
-        let mut sorted = self
-            .sorted_lists
+    /// Returns the ranks in id order of the users named by a list of user ids, such as
+    /// a group's members, if the list is sorted by id. Ids of no user are left out, and
+    /// the ranks are in the order of the list, so they ascend too.
+    ///
+    /// Each list is read once per org generation, so that paging through it compares
+    /// numbers instead of looking up every id.
+    pub fn sorted_user_ranks(
+        &self,
+        org: &OrgView<'_>,
+        users: &ById,
+        list: &[String],
+    ) -> Option<Ranks> {
+        let mut cache = self
+            .user_ranks
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        *sorted.entry(key).or_insert_with(|| list.is_sorted())
+        if cache.generation != org.generation {
+            cache.lists.clear();
+            cache.generation = org.generation;
+        }
+        let key = (list.as_ptr() as usize, list.len());
+        let ranks = cache
+            .lists
+            .entry(key)
+            .or_insert_with(|| users.sorted_ranks(&org.users, |user| &user.id, list));
+        ranks.clone()
     }
 
     /// Returns the JSON text of the users at `positions`, as `User::to_okta_json`
@@ -346,7 +405,7 @@ impl Indexes {
 /// the org has not changed since the entry was last found current, after comparing
 /// digests otherwise, and rendering and caching the objects that changed.
 fn rendered(
-    cache: &Mutex<HashMap<usize, Rendered>>,
+    cache: &Mutex<FastMap<usize, Rendered>>,
     generation: u64,
     positions: &[usize],
     digest: impl Fn(usize) -> u64,

@@ -25,6 +25,7 @@ mod error;
 mod faults;
 mod hooks;
 mod index;
+mod json_text;
 mod keys;
 mod limits;
 mod logs;
