@@ -12,8 +12,12 @@
 //!
 //! Options (defaults in brackets): `--users` [100000], `--groups` [10000], `--apps`
 //! [2000], `--memberships` [1000000], `--days` [80], `--seed` [42], `--seconds` [30],
-//! `--connections` [32]. `serve` and `load` can also be run by hand in two shells; see
-//! `--help`.
+//! `--connections` [32], `--page-sizes` [bench]. `serve` and `load` can also be run by
+//! hand in two shells; see `--help`.
+//!
+//! `--page-sizes bench` requests 200 objects per directory page and 1000 events per
+//! System Log page. `--page-sizes sync` requests the page sizes that `idaudit sync`
+//! requests, which are larger for group members (1000) and app users (500).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -28,6 +32,7 @@ use idaudit_okta_sim::{OrgSpec, RateLimits, SimOptions};
 
 const USAGE: &str = "usage: sim_scale run|serve|load [--users N] [--groups N] [--apps N] \
 [--memberships N] [--days N] [--seed N] [--seconds N] [--connections N] \
+[--page-sizes bench|sync] \
 [--url URL --token-file FILE (load only)]";
 
 /// Line the server prints once it listens: `READY <base url> <token file>`.
@@ -52,13 +57,46 @@ enum Kind {
 }
 
 impl Kind {
-    fn label(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
-            Kind::Users => "users limit=200",
-            Kind::Groups => "groups limit=200",
-            Kind::GroupMembers => "group members limit=200",
-            Kind::AppUsers => "app users limit=200",
-            Kind::Logs => "logs limit=1000",
+            Kind::Users => "users",
+            Kind::Groups => "groups",
+            Kind::GroupMembers => "group members",
+            Kind::AppUsers => "app users",
+            Kind::Logs => "logs",
+        }
+    }
+
+    /// Returns the `limit` of the pages of this kind.
+    fn limit(self, sizes: PageSizes) -> u32 {
+        match (self, sizes) {
+            (Kind::GroupMembers, PageSizes::Sync) => 1000,
+            (Kind::AppUsers, PageSizes::Sync) => 500,
+            (Kind::Logs, _) => 1000,
+            _ => 200,
+        }
+    }
+
+    fn label(self, sizes: PageSizes) -> String {
+        format!("{} limit={}", self.name(), self.limit(sizes))
+    }
+}
+
+/// The page sizes requested.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PageSizes {
+    /// 200 objects per directory page, 1000 events per System Log page.
+    Bench,
+    /// The page sizes of `idaudit sync`: group members 1000 and app users 500 per page.
+    Sync,
+}
+
+impl PageSizes {
+    fn parse(text: &str) -> Result<PageSizes> {
+        match text {
+            "bench" => Ok(PageSizes::Bench),
+            "sync" => Ok(PageSizes::Sync),
+            _ => bail!("Invalid page sizes `{text}`: use `bench` or `sync`\n{USAGE}"),
         }
     }
 }
@@ -72,6 +110,7 @@ struct Options {
     seed: u64,
     seconds: u64,
     connections: usize,
+    page_sizes: PageSizes,
     url: Option<String>,
     token_file: Option<String>,
 }
@@ -87,6 +126,7 @@ impl Options {
             seed: 42,
             seconds: 30,
             connections: 32,
+            page_sizes: PageSizes::Bench,
             url: None,
             token_file: None,
         };
@@ -104,6 +144,7 @@ impl Options {
                 "--seed" => options.seed = value.parse()?,
                 "--seconds" => options.seconds = value.parse()?,
                 "--connections" => options.connections = value.parse()?,
+                "--page-sizes" => options.page_sizes = PageSizes::parse(value)?,
                 "--url" => options.url = Some(value.clone()),
                 "--token-file" => options.token_file = Some(value.clone()),
                 _ => bail!("Unknown option `{name}`\n{USAGE}"),
@@ -305,14 +346,21 @@ fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
 /// Collects the page URLs of each kind by crawling the org.
 async fn warm_up(api: &Api, options: &Options) -> Result<BTreeMap<Kind, Vec<String>>> {
     let base = &api.base_url;
+    let limit = |kind: Kind| kind.limit(options.page_sizes);
     let mut urls = BTreeMap::new();
     let users = api
-        .crawl(format!("{base}/api/v1/users?limit=200"), 200)
+        .crawl(
+            format!("{base}/api/v1/users?limit={}", limit(Kind::Users)),
+            200,
+        )
         .await?;
     urls.insert(Kind::Users, users);
 
     let group_pages = api
-        .crawl(format!("{base}/api/v1/groups?limit=200"), 1000)
+        .crawl(
+            format!("{base}/api/v1/groups?limit={}", limit(Kind::Groups)),
+            1000,
+        )
         .await?;
     let mut group_ids = Vec::new();
     for page in &group_pages {
@@ -325,7 +373,10 @@ async fn warm_up(api: &Api, options: &Options) -> Result<BTreeMap<Kind, Vec<Stri
 
     let mut members = Vec::new();
     for id in group_ids.iter().step_by((group_ids.len() / 100).max(1)) {
-        let first = format!("{base}/api/v1/groups/{id}/users?limit=200");
+        let first = format!(
+            "{base}/api/v1/groups/{id}/users?limit={}",
+            limit(Kind::GroupMembers)
+        );
         members.extend(api.crawl(first, 5).await?);
     }
     urls.insert(Kind::GroupMembers, members);
@@ -334,7 +385,10 @@ async fn warm_up(api: &Api, options: &Options) -> Result<BTreeMap<Kind, Vec<Stri
     let mut app_users = Vec::new();
     for app in apps.as_array().into_iter().flatten().take(40) {
         if let Some(id) = app["id"].as_str() {
-            let first = format!("{base}/api/v1/apps/{id}/users?limit=200");
+            let first = format!(
+                "{base}/api/v1/apps/{id}/users?limit={}",
+                limit(Kind::AppUsers)
+            );
             app_users.extend(api.crawl(first, 5).await?);
         }
     }
@@ -342,8 +396,9 @@ async fn warm_up(api: &Api, options: &Options) -> Result<BTreeMap<Kind, Vec<Stri
 
     let since: DateTime<Utc> = Utc::now() - chrono::Duration::days(i64::from(options.days));
     let first = format!(
-        "{base}/api/v1/logs?since={}&limit=1000",
-        since.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        "{base}/api/v1/logs?since={}&limit={}",
+        since.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+        limit(Kind::Logs)
     );
     urls.insert(Kind::Logs, api.crawl(first, 100).await?);
     Ok(urls)
@@ -393,7 +448,7 @@ async fn load(base_url: &str, token: &str, options: &Options, server: Option<u32
         "warm-up crawl in {:.1} s: {}",
         started.elapsed().as_secs_f64(),
         urls.iter()
-            .map(|(kind, list)| format!("{} {} URLs", kind.label(), list.len()))
+            .map(|(kind, list)| format!("{} {} URLs", kind.label(options.page_sizes), list.len()))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -432,15 +487,16 @@ async fn load(base_url: &str, token: &str, options: &Options, server: Option<u32
                     .header("Authorization", &api.authorization)
                     .send()
                     .await;
-                match response {
-                    Ok(response) if response.status().is_success() => {
-                        let body = response.bytes().await.unwrap_or_default();
+                let read = match response {
+                    Ok(response) if response.status().is_success() => read_body(response).await,
+                    _ => None,
+                };
+                match read {
+                    Some(length) => {
                         counters.requests[kind as usize].fetch_add(1, Ordering::Relaxed);
-                        counters
-                            .bytes
-                            .fetch_add(body.len() as u64, Ordering::Relaxed);
+                        counters.bytes.fetch_add(length, Ordering::Relaxed);
                     }
-                    _ => {
+                    None => {
                         counters.failures.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -467,6 +523,19 @@ async fn load(base_url: &str, token: &str, options: &Options, server: Option<u32
     Ok(())
 }
 
+/// Reads a response body to the end and returns its length, or `None` if reading failed.
+///
+/// The chunks are counted as they arrive and dropped, instead of being joined into one
+/// buffer as `Response::bytes` does, which would add a copy of every page to the load
+/// generator's CPU time.
+async fn read_body(mut response: reqwest::Response) -> Option<u64> {
+    let mut length = 0;
+    while let Some(chunk) = response.chunk().await.ok()? {
+        length += chunk.len() as u64;
+    }
+    Some(length)
+}
+
 fn report(counters: &Counters, elapsed: Duration, options: &Options) {
     let seconds = elapsed.as_secs_f64();
     let total: u64 = counters
@@ -485,7 +554,7 @@ fn report(counters: &Counters, elapsed: Duration, options: &Options) {
         let count = counters.requests[kind as usize].load(Ordering::Relaxed);
         println!(
             "  {:<24} {count:>8} pages, {:>7.0} pages/s",
-            kind.label(),
+            kind.label(options.page_sizes),
             count as f64 / seconds
         );
     }
