@@ -104,7 +104,8 @@ impl Event {
         projection
             .parse_into(raw, &mut event.value)
             .map_err(|_| Unrecognised::NotJson)?;
-        match event.value.get("eventType") {
+        let top = TopLevel::find(&event.value);
+        match top.event_type {
             Some(Value::String(text)) if !text.is_empty() => {
                 event.event_type.clear();
                 event.event_type.push_str(text);
@@ -112,35 +113,20 @@ impl Event {
             _ => return Err(Unrecognised::NotLogEvent),
         }
         event.uuid.clear();
-        if let Some(uuid) = event.value.get("uuid").and_then(Value::as_str) {
+        if let Some(uuid) = top.uuid.and_then(Value::as_str) {
             event.uuid.push_str(uuid);
         }
-        event.published = published(&event.value);
+        event.published = top.published.and_then(published_time);
         event.system_actor = OnceLock::new();
-        event.read_accessor_fields();
+        copy_accessor_fields(&top, &mut event.outcome, &mut event.actor);
         Ok(())
     }
 
     /// Copies the fields that rules read most often out of `value`,
     /// reusing the strings of the event parsed before.
     fn read_accessor_fields(&mut self) {
-        self.outcome.clear();
-        if let Some(result) = self
-            .value
-            .get("outcome")
-            .and_then(|outcome| outcome.get("result"))
-            .and_then(Value::as_str)
-        {
-            self.outcome.push_str(result);
-        }
-        let name = self.value.get("actor").and_then(entity_name);
-        match (self.actor.as_mut(), name) {
-            (Some(actor), Some(name)) => {
-                actor.clear();
-                actor.push_str(name);
-            }
-            (_, name) => self.actor = name.map(str::to_string),
-        }
+        let top = TopLevel::find(&self.value);
+        copy_accessor_fields(&top, &mut self.outcome, &mut self.actor);
     }
 
     /// Reads the fields every rule needs from a parsed LogEvent.
@@ -293,11 +279,71 @@ impl Default for Event {
 
 /// Returns the `published` time of an event, if it is valid RFC 3339.
 fn published(value: &Value) -> Option<DateTime<Utc>> {
-    value
-        .get("published")
-        .and_then(Value::as_str)
-        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+    value.get("published").and_then(published_time)
+}
+
+/// Returns a `published` value as a time, if it is a string in RFC 3339.
+fn published_time(value: &Value) -> Option<DateTime<Utc>> {
+    let text = value.as_str()?;
+    DateTime::parse_from_rfc3339(text)
+        .ok()
         .map(|time| time.with_timezone(&Utc))
+}
+
+/// The top-level values of an event that [`Event`] copies out of it, found
+/// in one pass over the event's keys, which costs less than a map lookup
+/// for each.
+#[derive(Default)]
+struct TopLevel<'a> {
+    event_type: Option<&'a Value>,
+    uuid: Option<&'a Value>,
+    published: Option<&'a Value>,
+    outcome: Option<&'a Value>,
+    actor: Option<&'a Value>,
+}
+
+impl<'a> TopLevel<'a> {
+    /// Finds the keys spelled exactly as Okta spells them, as `Value::get`
+    /// would. A value that is not an object has none of them.
+    fn find(value: &'a Value) -> TopLevel<'a> {
+        let mut top = TopLevel::default();
+        let Value::Object(map) = value else {
+            return top;
+        };
+        for (key, child) in map {
+            let slot = match key.as_str() {
+                "eventType" => &mut top.event_type,
+                "uuid" => &mut top.uuid,
+                "published" => &mut top.published,
+                "outcome" => &mut top.outcome,
+                "actor" => &mut top.actor,
+                _ => continue,
+            };
+            *slot = Some(child);
+        }
+        top
+    }
+}
+
+/// Copies `outcome.result` and the actor's name into `outcome` and `actor`,
+/// reusing their strings.
+fn copy_accessor_fields(top: &TopLevel<'_>, outcome: &mut String, actor: &mut Option<String>) {
+    outcome.clear();
+    if let Some(result) = top
+        .outcome
+        .and_then(|value| value.get("result"))
+        .and_then(Value::as_str)
+    {
+        outcome.push_str(result);
+    }
+    let name = top.actor.and_then(entity_name);
+    match (actor.as_mut(), name) {
+        (Some(actor), Some(name)) => {
+            actor.clear();
+            actor.push_str(name);
+        }
+        (_, name) => *actor = name.map(str::to_string),
+    }
 }
 
 /// Returns the most readable name of an actor or target: the alternate id

@@ -309,6 +309,9 @@ impl<'a> Scanner<'a> {
         let mut reused = !map.is_empty();
         let mut kept = [(0usize, 0usize); MAX_TRACKED_KEYS];
         let mut kept_count = 0;
+        // Bit `i` is set once a key matching `children[i]` is in `kept`, so
+        // that only a second key for the same child is compared with them.
+        let mut children_kept = 0u64;
         'restart: loop {
             self.position = start + 1;
             self.skip_whitespace();
@@ -333,14 +336,18 @@ impl<'a> Scanner<'a> {
                 };
                 let child = children
                     .iter()
-                    .find(|(name, _)| key.eq_ignore_ascii_case(name))
-                    .map(|(_, child)| child);
+                    .position(|(name, _)| key.eq_ignore_ascii_case(name));
                 match child {
-                    Some(child) => {
+                    Some(index) => {
+                        let child = &children[index].1;
                         if reused {
-                            let tracked = kept[..kept_count]
-                                .iter()
-                                .any(|&(from, to)| &self.text[from..to] == key);
+                            // Children past the 64th are always compared.
+                            let bit = 1u64.checked_shl(index as u32).unwrap_or(0);
+                            let tracked = (bit == 0 || children_kept & bit != 0)
+                                && kept[..kept_count]
+                                    .iter()
+                                    .any(|&(from, to)| &self.text[from..to] == key);
+                            children_kept |= bit;
                             if escaped || (!tracked && kept_count == MAX_TRACKED_KEYS) {
                                 // Too unusual to track: parse the object afresh.
                                 map.clear();
@@ -429,6 +436,7 @@ impl<'a> Scanner<'a> {
 
     /// Reads a string and returns the byte range of its contents, without
     /// the quotes, and whether it contains an escape.
+    #[inline(always)]
     fn raw_string(&mut self) -> Result<(usize, usize, bool), ScanError> {
         if self.peek() != Some(b'"') {
             return Err(ScanError);
@@ -496,6 +504,11 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips one value, checking its grammar.
+    ///
+    /// Inlined into its callers, which include [`Scanner::skip_object`] and
+    /// [`Scanner::skip_array`], so that the strings and numbers that make up
+    /// most of a skipped value cost no call. Only nested containers recurse.
+    #[inline(always)]
     fn skip_value(&mut self, depth: usize) -> Result<(), ScanError> {
         if depth > MAX_DEPTH {
             return Err(ScanError);
@@ -511,6 +524,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline(never)]
     fn skip_object(&mut self, depth: usize) -> Result<(), ScanError> {
         self.position += 1;
         self.skip_whitespace();
@@ -536,6 +550,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline(never)]
     fn skip_array(&mut self, depth: usize) -> Result<(), ScanError> {
         self.position += 1;
         self.skip_whitespace();
@@ -561,10 +576,50 @@ impl<'a> Scanner<'a> {
 
 /// Returns the position of the first `"` or `\\` at or after `start`.
 ///
-/// Strings in a LogEvent are mostly short, where setting up a vectorised
-/// search costs more than it saves, so this tests eight bytes at a time in
-/// a `u64` (the "has zero byte" bit trick) and finishes byte by byte.
+/// Strings in a LogEvent are mostly short, where setting up a general
+/// vectorised search such as `memchr2` costs more than it saves. On x86-64
+/// this tests sixteen bytes at a time with SSE2, which every x86-64
+/// processor has, so a key such as `alternateId` takes one test.
+/// The last bytes of the text, and all of it elsewhere, go through
+/// [`find_quote_or_backslash_by_word`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
 fn find_quote_or_backslash(bytes: &[u8], start: usize) -> Option<usize> {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+
+    let mut at = start;
+    while let Some(chunk) = bytes.get(at..at + 16) {
+        // SAFETY: SSE2 is part of every x86-64 target, so the intrinsics
+        // can run, and `chunk` is 16 bytes long, the size of `__m128i`,
+        // which `_mm_loadu_si128` reads without any alignment requirement.
+        let mask = unsafe {
+            let chunk = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+            let found = _mm_or_si128(
+                _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'"' as i8)),
+                _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'\\' as i8)),
+            );
+            _mm_movemask_epi8(found)
+        };
+        if mask != 0 {
+            // Bit `i` of the mask is set when byte `i` matched.
+            return Some(at + mask.trailing_zeros() as usize);
+        }
+        at += 16;
+    }
+    find_quote_or_backslash_by_word(bytes, at)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn find_quote_or_backslash(bytes: &[u8], start: usize) -> Option<usize> {
+    find_quote_or_backslash_by_word(bytes, start)
+}
+
+/// Returns the position of the first `"` or `\\` at or after `start`,
+/// testing eight bytes at a time in a `u64` (the "has zero byte" bit trick)
+/// and finishing byte by byte.
+fn find_quote_or_backslash_by_word(bytes: &[u8], start: usize) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
@@ -596,4 +651,171 @@ fn find_quote_or_backslash(bytes: &[u8], start: usize) -> Option<usize> {
 /// Decodes a quoted JSON string that contains escapes.
 fn decode_string(quoted: &str) -> Result<String, ScanError> {
     serde_json::from_str(quoted).map_err(|_| ScanError)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::{MAX_DEPTH, Projection, ScanError, find_quote_or_backslash};
+
+    /// Returns a projection that keeps `actor.alternateId` and skips the rest.
+    fn actor_only() -> Projection {
+        let mut projection = Projection::empty();
+        projection.add_dotted("actor.alternateId");
+        projection
+    }
+
+    fn parse(projection: &Projection, text: &str) -> Result<Value, ScanError> {
+        let mut value = Value::Null;
+        projection.parse_into(text, &mut value).map(|()| value)
+    }
+
+    #[test]
+    fn skipped_values_leave_kept_field() {
+        let text = r#"{"a":{"b":[1,-2.5e3,{"c":"x\"}{[]"}],"d":{}},"e":[],"f":[[],[{}]],"g":true,"h":false,"i":null,"j":"\u00e9\\","actor":{"id":"1","alternateId":"a@example.com","detail":{"k":[null]}}}"#;
+
+        let value = parse(&actor_only(), text).unwrap();
+
+        assert_eq!(value, json!({"actor": {"alternateId": "a@example.com"}}));
+    }
+
+    #[test]
+    fn skipped_values_allow_whitespace() {
+        let text = " {\n\t\"a\" : { \"b\" : [ 1 , { } , [ ] , \"x\" ] } ,\r\n \"actor\" : { \"alternateId\" : \"a\" } } ";
+
+        let value = parse(&actor_only(), text).unwrap();
+
+        assert_eq!(value, json!({"actor": {"alternateId": "a"}}));
+    }
+
+    #[test]
+    fn kept_string_decodes_escapes_and_unicode() {
+        let text = r#"{"actor":{"alternateId":"a\"b\\c\u00e9\n😀"}}"#;
+
+        let value = parse(&actor_only(), text).unwrap();
+
+        assert_eq!(value["actor"]["alternateId"], "a\"b\\c\u{e9}\n😀");
+    }
+
+    #[test]
+    fn kept_array_of_targets_keeps_each_element() {
+        let mut projection = Projection::empty();
+        projection.add_dotted("target.type");
+        let text = r#"{"target":[{"type":"User","id":"1"},{"id":"2"},{"type":null,"x":[1]}]}"#;
+
+        let value = parse(&projection, text).unwrap();
+
+        assert_eq!(
+            value,
+            json!({"target": [{"type": "User"}, {}, {"type": null}]})
+        );
+    }
+
+    #[test]
+    fn reused_value_equals_fresh_parse() {
+        let mut projection = actor_only();
+        projection.add_dotted("actor.id");
+        projection.add_dotted("uuid");
+        let texts = [
+            r#"{"uuid":"1","actor":{"id":"a","alternateId":"b"}}"#,
+            r#"{"actor":{"alternateId":"c","AlternateId":"d","alternateid":"e"}}"#,
+            r#"{"uuid":"2","actor":{"id":"f","id":"g","x":1}}"#,
+            r#"{"uuid":"3","actor":{"ID":"h"},"UUID":"4"}"#,
+            r#"{"uuid":"5","actor":{"alternate\u0049d":"i","id":"j"}}"#,
+            r#"{"uuid":"6","actor":{}}"#,
+            r#"{"uuid":"7","actor":{"id":{"nested":true},"alternateId":["k"]}}"#,
+            r#"{"uuid":"8","actor":{"id":"l","alternateId":"m"}}"#,
+        ];
+        let mut reused = Value::Null;
+        for text in texts {
+            projection.parse_into(text, &mut reused).unwrap();
+            assert_eq!(reused, parse(&projection, text).unwrap(), "{text}");
+        }
+    }
+
+    #[test]
+    fn quote_search_finds_first_quote_or_backslash() {
+        for length in 0..70 {
+            for found in [b'"', b'\\'] {
+                let mut bytes = vec![b'a'; length];
+                bytes.push(found);
+                bytes.extend_from_slice(b"\"\\tail");
+                for start in 0..=length {
+                    assert_eq!(
+                        find_quote_or_backslash(&bytes, start),
+                        Some(length),
+                        "length {length}, start {start}"
+                    );
+                }
+            }
+            let plain = vec![b'a'; length];
+            assert_eq!(find_quote_or_backslash(&plain, 0), None, "length {length}");
+        }
+    }
+
+    #[test]
+    fn malformed_skipped_values_rejected() {
+        let cases = [
+            r#"{"a":{"b":1,}}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":[1 2]}"#,
+            r#"{"a":{"b" 1}}"#,
+            r#"{"a":{1:2}}"#,
+            r#"{"a":{"b":1]}"#,
+            r#"{"a":[1}"#,
+            r#"{"a":[}"#,
+            r#"{"a":{"b":}}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":nul}"#,
+            r#"{"a":"open}"#,
+            r#"{"a":{"b":"c"}"#,
+            r#"{"a":[[[]]}"#,
+            r#"{"a":,}"#,
+            r#"{"a":[,1]}"#,
+            r#"{"a":{,}}"#,
+            r#"{"a":x}"#,
+            r#"{"a":{"b":[1]}}}"#,
+            r#"{"a":1} x"#,
+            r#"{"a":"\"#,
+            "",
+        ];
+        for text in cases {
+            assert_eq!(parse(&actor_only(), text), Err(ScanError), "{text}");
+        }
+    }
+
+    #[test]
+    fn nesting_limit_applies_to_skipped_values() {
+        let nested =
+            |depth: usize| format!(r#"{{"a":{}1{}}}"#, "[".repeat(depth), "]".repeat(depth));
+
+        // The value under `a` is at depth 1, so `MAX_DEPTH - 1` arrays put
+        // the innermost number at `MAX_DEPTH`.
+        assert!(parse(&actor_only(), &nested(MAX_DEPTH - 1)).is_ok());
+        assert_eq!(parse(&actor_only(), &nested(MAX_DEPTH)), Err(ScanError));
+
+        let empty = format!(
+            r#"{{"a":{}{}}}"#,
+            "[".repeat(MAX_DEPTH),
+            "]".repeat(MAX_DEPTH)
+        );
+        assert!(parse(&actor_only(), &empty).is_ok());
+        let too_deep = format!(
+            r#"{{"a":{}{}}}"#,
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        assert_eq!(parse(&actor_only(), &too_deep), Err(ScanError));
+    }
+
+    #[test]
+    fn nesting_limit_applies_to_kept_document() {
+        let projection = Projection::All;
+        let deep = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+
+        // `serde_json` decodes a kept container and allows 128 levels.
+        assert!(parse(&projection, &deep(127)).is_ok());
+        assert_eq!(parse(&projection, &deep(128)), Err(ScanError));
+    }
 }
