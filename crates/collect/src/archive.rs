@@ -18,7 +18,6 @@
 //! each stored page with [`ArchivePolicy::continuous`], which waits for a
 //! day to end or for a full batch so that objects do not stay small.
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -40,8 +39,10 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
-use serde::Deserialize;
-use serde::de::IgnoredAny;
+
+use projection::KeyFields;
+
+mod projection;
 
 /// Version of the column layout, stored in each object's key-value metadata
 /// under [`SCHEMA_VERSION_KEY`].
@@ -700,101 +701,6 @@ pub fn archive_schema() -> SchemaRef {
     ]))
 }
 
-/// The fields of a LogEvent that become columns. Any of them may be
-/// missing or `null`; unknown fields are skipped.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Projection<'a> {
-    #[serde(borrow)]
-    event_type: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    severity: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    outcome: Option<Outcome<'a>>,
-    #[serde(borrow)]
-    actor: Option<Actor<'a>>,
-    #[serde(borrow)]
-    client: Option<Client<'a>>,
-    security_context: Option<SecurityContext>,
-    #[serde(borrow)]
-    target: Option<Vec<Target<'a>>>,
-    #[serde(borrow)]
-    transaction: Option<Transaction<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Outcome<'a> {
-    #[serde(borrow)]
-    result: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    reason: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Actor<'a> {
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    alternate_id: Option<Cow<'a, str>>,
-    #[serde(borrow, rename = "type")]
-    kind: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Client<'a> {
-    #[serde(borrow)]
-    ip_address: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    geographical_context: Option<Geography<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Geography<'a> {
-    #[serde(borrow)]
-    country: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    city: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SecurityContext {
-    as_number: Option<AsNumber>,
-}
-
-/// Okta documents `asNumber` as an integer; a string of digits is read too.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum AsNumber {
-    Number(i64),
-    Text(String),
-    Other(IgnoredAny),
-}
-
-impl AsNumber {
-    fn value(&self) -> Option<i64> {
-        match self {
-            AsNumber::Number(number) => Some(*number),
-            AsNumber::Text(text) => text.trim().parse().ok(),
-            AsNumber::Other(_) => None,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct Target<'a> {
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct Transaction<'a> {
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-}
-
 /// Column builders of one batch, in schema order, except `raw`, which
 /// [`encode`] takes whole from the rows.
 struct Columns {
@@ -840,7 +746,7 @@ impl Columns {
     fn push(&mut self, row: ArchiveRowRef<'_>) {
         // A raw event whose fields have unexpected types still goes to the
         // archive whole, with null key columns.
-        let event: Projection = serde_json::from_str(row.raw).unwrap_or_default();
+        let event = KeyFields::read(row.raw);
         let published = published_millis(row.published);
 
         self.uuid.append_value(row.uuid);
@@ -848,55 +754,33 @@ impl Columns {
         self.event_type
             .append_value(event.event_type.as_deref().unwrap_or_default());
         self.severity.append_option(event.severity.as_deref());
-
-        let outcome = event.outcome.as_ref();
         self.outcome_result
-            .append_option(outcome.and_then(|outcome| outcome.result.as_deref()));
+            .append_option(event.outcome_result.as_deref());
         self.outcome_reason
-            .append_option(outcome.and_then(|outcome| outcome.reason.as_deref()));
-
-        let actor = event.actor.as_ref();
-        self.actor_id
-            .append_option(actor.and_then(|actor| actor.id.as_deref()));
+            .append_option(event.outcome_reason.as_deref());
+        self.actor_id.append_option(event.actor_id.as_deref());
         self.actor_alternate_id
-            .append_option(actor.and_then(|actor| actor.alternate_id.as_deref()));
-        self.actor_type
-            .append_option(actor.and_then(|actor| actor.kind.as_deref()));
+            .append_option(event.actor_alternate_id.as_deref());
+        self.actor_type.append_option(event.actor_type.as_deref());
 
-        let client = event.client.as_ref();
         // Okta writes the text `null` for some unknown values.
-        let ip = client
-            .and_then(|client| client.ip_address.as_deref())
-            .filter(|ip| *ip != "null");
+        let ip = event.client_ip.as_deref().filter(|ip| *ip != "null");
         self.client_ip.append_option(ip);
-        let geography = client.and_then(|client| client.geographical_context.as_ref());
-        self.country
-            .append_option(geography.and_then(|geography| geography.country.as_deref()));
-        self.city
-            .append_option(geography.and_then(|geography| geography.city.as_deref()));
+        self.country.append_option(event.country.as_deref());
+        self.city.append_option(event.city.as_deref());
+        self.asn.append_option(event.as_number);
 
-        let asn = event
-            .security_context
-            .as_ref()
-            .and_then(|context| context.as_number.as_ref())
-            .and_then(AsNumber::value);
-        self.asn.append_option(asn);
-
-        match &event.target {
-            Some(targets) => {
-                for target in targets {
-                    self.target_ids.values().append_option(target.id.as_deref());
+        match &event.target_ids {
+            Some(ids) => {
+                for id in ids {
+                    self.target_ids.values().append_option(id.as_deref());
                 }
                 self.target_ids.append(true);
             }
             None => self.target_ids.append(false),
         }
-        self.transaction_id.append_option(
-            event
-                .transaction
-                .as_ref()
-                .and_then(|transaction| transaction.id.as_deref()),
-        );
+        self.transaction_id
+            .append_option(event.transaction_id.as_deref());
     }
 
     fn finish(mut self, raw: ArrayRef) -> Vec<ArrayRef> {

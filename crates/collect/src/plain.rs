@@ -8,6 +8,9 @@
 //! then reads and reports with its reasons: escaped keys or indexed values,
 //! duplicate keys, hook deliveries, renamed keys, mistyped fields, invalid
 //! JSON, and nesting deeper than serde_json accepts.
+//!
+//! The archive's projection of events to Parquet columns reads events with
+//! the same [`Scanner`], without the whitespace removal.
 
 /// The indexed fields of a LogEvent, as slices of its text.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -42,23 +45,24 @@ const MAX_DEPTH: u32 = 120;
 /// Returns the indexed fields of `text` and the text without whitespace
 /// between tokens, or `None` when `text` needs the general path.
 pub fn scan_plain_event(text: &str) -> Option<(PlainFields<'_>, String)> {
-    let mut scanner = Scanner {
+    let mut scanner = Scanner::new(
         text,
-        bytes: text.as_bytes(),
-        position: 0,
-        copied_to: 0,
-        compact: String::with_capacity(text.len()),
-    };
+        Compact {
+            text: String::with_capacity(text.len()),
+            copied_to: 0,
+        },
+    );
     let mut fields = PlainFields::default();
     scanner.skip_whitespace();
     scanner.expect(b'{')?;
     scanner.top_level(&mut fields)?;
     scanner.skip_whitespace();
-    if scanner.position != scanner.bytes.len() {
+    if !scanner.at_end() {
         return None;
     }
-    scanner.compact.push_str(&text[scanner.copied_to..]);
-    Some((fields, scanner.compact))
+    let mut compact = scanner.whitespace;
+    compact.text.push_str(&text[compact.copied_to..]);
+    Some((fields, compact.text))
 }
 
 /// The nested object being read, which decides its indexed fields.
@@ -69,34 +73,76 @@ enum Nested {
     Client,
 }
 
-struct Scanner<'a> {
-    text: &'a str,
-    bytes: &'a [u8],
-    position: usize,
-    /// End of the text already copied to `compact`.
+/// Receiver of the whitespace between tokens that a [`Scanner`] skips.
+pub(crate) trait Whitespace {
+    /// Receives the whitespace at `text[start..end]`.
+    fn skipped(&mut self, text: &str, start: usize, end: usize);
+}
+
+/// Skipped whitespace is dropped.
+impl Whitespace for () {
+    #[inline]
+    fn skipped(&mut self, _text: &str, _start: usize, _end: usize) {}
+}
+
+/// The text without whitespace between tokens, built as the scanner skips it.
+struct Compact {
+    text: String,
+    /// End of the scanned text already copied to `text`.
     copied_to: usize,
-    compact: String,
+}
+
+impl Whitespace for Compact {
+    #[inline]
+    fn skipped(&mut self, text: &str, start: usize, end: usize) {
+        // Whitespace is ASCII, so both ends are character boundaries.
+        self.text.push_str(&text[self.copied_to..start]);
+        self.copied_to = end;
+    }
+}
+
+/// A one-pass reader of JSON text that checks it against JSON's grammar and
+/// returns `None` from each method on invalid or unusual input.
+pub(crate) struct Scanner<'a, W> {
+    pub(crate) text: &'a str,
+    bytes: &'a [u8],
+    pub(crate) position: usize,
+    whitespace: W,
 }
 
 /// A JSON string read by [`Scanner::string`]: its content and whether the
 /// content has escapes.
-struct Text<'a> {
-    content: &'a str,
-    escaped: bool,
+pub(crate) struct Text<'a> {
+    pub(crate) content: &'a str,
+    pub(crate) escaped: bool,
 }
 
-impl<'a> Scanner<'a> {
-    fn peek(&self) -> Option<u8> {
+impl<'a, W: Whitespace> Scanner<'a, W> {
+    pub(crate) fn new(text: &'a str, whitespace: W) -> Scanner<'a, W> {
+        Scanner {
+            text,
+            bytes: text.as_bytes(),
+            position: 0,
+            whitespace,
+        }
+    }
+
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.bytes.get(self.position).copied()
     }
 
-    fn expect(&mut self, byte: u8) -> Option<()> {
+    pub(crate) fn expect(&mut self, byte: u8) -> Option<()> {
         (self.peek()? == byte).then(|| self.position += 1)
     }
 
-    /// Skips whitespace, copying the text before it to `compact`.
+    /// Returns whether the whole text has been read.
+    pub(crate) fn at_end(&self) -> bool {
+        self.position == self.bytes.len()
+    }
+
+    /// Skips whitespace and passes it to the [`Whitespace`] handler.
     #[inline]
-    fn skip_whitespace(&mut self) {
+    pub(crate) fn skip_whitespace(&mut self) {
         if !matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             return;
         }
@@ -104,11 +150,7 @@ impl<'a> Scanner<'a> {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.position += 1;
         }
-        if self.position > start {
-            // Whitespace is ASCII, so both ends are character boundaries.
-            self.compact.push_str(&self.text[self.copied_to..start]);
-            self.copied_to = self.position;
-        }
+        self.whitespace.skipped(self.text, start, self.position);
     }
 
     /// Reads the members of the top-level object, after its `{`.
@@ -177,7 +219,10 @@ impl<'a> Scanner<'a> {
 
     /// Reads the members of an object after its `{`, through its `}`,
     /// calling `member` for each key with the position on its value.
-    fn members(&mut self, mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+    pub(crate) fn members(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>,
+    ) -> Option<()> {
         self.sequence(b'}', |scanner| {
             let key = scanner.string()?;
             if key.escaped {
@@ -192,7 +237,11 @@ impl<'a> Scanner<'a> {
 
     /// Reads the comma-separated items of an object or array, after its
     /// opening bracket, through `close`, calling `item` at the start of each.
-    fn sequence(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+    pub(crate) fn sequence(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
         self.skip_whitespace();
         if self.peek()? == close {
             self.position += 1;
@@ -216,7 +265,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Checks any JSON value, at container depth `depth`.
-    fn value(&mut self, depth: u32) -> Option<()> {
+    pub(crate) fn value(&mut self, depth: u32) -> Option<()> {
         match self.peek()? {
             b'"' => self.string().map(drop),
             b'{' => {
@@ -241,14 +290,14 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
+    pub(crate) fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.position + word.len();
         (self.bytes.get(self.position..end)? == word).then(|| self.position = end)
     }
 
     /// Checks a number against JSON's grammar:
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
-    fn number(&mut self) -> Option<()> {
+    pub(crate) fn number(&mut self) -> Option<()> {
         if self.peek() == Some(b'-') {
             self.position += 1;
         }
@@ -287,7 +336,7 @@ impl<'a> Scanner<'a> {
     /// up on a control character (JSON requires them escaped), an invalid
     /// escape, or an escaped UTF-16 surrogate, which serde_json checks more
     /// closely than this scanner.
-    fn string(&mut self) -> Option<Text<'a>> {
+    pub(crate) fn string(&mut self) -> Option<Text<'a>> {
         self.expect(b'"')?;
         let start = self.position;
         let mut escaped = false;
