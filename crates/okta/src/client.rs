@@ -32,6 +32,47 @@ pub struct Page {
     pub rate: RateLimit,
 }
 
+/// One page of a listing with its body as received.
+pub struct RawPage {
+    /// The URL this page was read from.
+    pub url: String,
+    pub body: bytes::Bytes,
+    /// The `next` link exactly as Okta sent it.
+    pub next: Option<String>,
+    pub rate: RateLimit,
+}
+
+impl RawPage {
+    /// Returns the JSON text of each item when the body is a JSON array,
+    /// as the System Log and most listings send it; `None` otherwise.
+    pub fn item_texts(&self) -> Option<Vec<&serde_json::value::RawValue>> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// Parses the body into a [`Page`] of JSON values.
+    pub fn to_page(&self) -> Result<Page> {
+        let value: Value = serde_json::from_slice(&self.body).map_err(|source| Error::Decode {
+            url: self.url.clone(),
+            source,
+        })?;
+        let items = match value {
+            Value::Array(items) => items,
+            // A few listings wrap their items, such as `/iam/assignees/users`.
+            Value::Object(mut object) => match object.remove("value") {
+                Some(Value::Array(items)) => items,
+                _ => vec![Value::Object(object)],
+            },
+            other => vec![other],
+        };
+        Ok(Page {
+            url: self.url.clone(),
+            items,
+            next: self.next.clone(),
+            rate: self.rate,
+        })
+    }
+}
+
 /// Counters of a client's traffic, for summaries.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct RequestStats {
@@ -205,23 +246,16 @@ impl Client {
 
     /// Reads one page from an absolute URL on this org.
     pub async fn get_page(&self, url: &str) -> Result<Page> {
+        self.get_raw_page(url).await?.to_page()
+    }
+
+    /// Reads one page from an absolute URL on this org and keeps its body as
+    /// received, for a caller that reads the items without a JSON tree.
+    pub async fn get_raw_page(&self, url: &str) -> Result<RawPage> {
         let (body, headers) = self.get(url).await?;
-        let value: Value = serde_json::from_slice(&body).map_err(|source| Error::Decode {
+        Ok(RawPage {
             url: url.to_string(),
-            source,
-        })?;
-        let items = match value {
-            Value::Array(items) => items,
-            // A few listings wrap their items, such as `/iam/assignees/users`.
-            Value::Object(mut object) => match object.remove("value") {
-                Some(Value::Array(items)) => items,
-                _ => vec![Value::Object(object)],
-            },
-            other => vec![other],
-        };
-        Ok(Page {
-            url: url.to_string(),
-            items,
+            body,
             next: find_link(&headers, "next"),
             rate: RateLimit::from_headers(&headers),
         })

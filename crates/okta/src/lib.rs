@@ -18,7 +18,7 @@ pub mod rate;
 mod secret;
 
 pub use auth::DpopMode;
-pub use client::{Client, Deleted, Page, RequestStats};
+pub use client::{Client, Deleted, Page, RawPage, RequestStats};
 pub use config::{
     ClientOptions, Credentials, DEFAULT_SCOPES, OrgConfig, is_loopback, org_key, parse_org_url,
 };
