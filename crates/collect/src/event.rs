@@ -8,6 +8,7 @@
 //! cannot match it by mistake.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use idaudit_okta::RawPage;
 use idaudit_store::EventRecord;
 use serde_json::{Map, Value};
 
@@ -56,6 +57,33 @@ pub fn to_event_record(value: Value) -> Result<EventRecord, String> {
         raw: Value::Object(object).to_string(),
     };
     Ok(record)
+}
+
+/// The events of one System Log page: how many items it has, and each
+/// item's record or the reason it cannot be stored.
+pub type PageEvents = (usize, Vec<Result<EventRecord, String>>);
+
+/// Reads the events of a System Log page for `logs follow` and `logs pull`. Plain LogEvents are read straight
+/// from their text, as `logs import` reads them, and stored as Okta sent
+/// them, less whitespace. Anything else goes through a JSON tree.
+pub fn event_records(page: &RawPage) -> idaudit_okta::Result<PageEvents> {
+    if let Some(texts) = page.item_texts() {
+        let results = texts
+            .iter()
+            .map(|text| match plain_event_record(text.get()) {
+                Some(record) => Ok(record),
+                None => serde_json::from_str(text.get())
+                    .map_err(|error| format!("invalid JSON: {error}"))
+                    .and_then(to_event_record),
+            })
+            .collect();
+        return Ok((texts.len(), results));
+    }
+    let items = page.to_page()?.items;
+    Ok((
+        items.len(),
+        items.into_iter().map(to_event_record).collect(),
+    ))
 }
 
 /// Builds an [`EventRecord`] from the text of a plain LogEvent without
@@ -153,7 +181,10 @@ fn truncate(text: &str) -> String {
 mod tests {
     use serde_json::json;
 
-    use super::{parse_published, plain_event_record, to_event_record};
+    use idaudit_okta::RawPage;
+    use idaudit_okta::rate::RateLimit;
+
+    use super::{event_records, parse_published, plain_event_record, to_event_record};
 
     fn event() -> serde_json::Value {
         json!({
@@ -255,5 +286,51 @@ mod tests {
         let mut value = event();
         value["client"]["ipAddress"] = json!("null");
         assert_eq!(to_event_record(value).unwrap().client_ip, None);
+    }
+
+    fn page(body: &str) -> RawPage {
+        RawPage {
+            url: "https://example.okta.com/api/v1/logs".to_string(),
+            body: body.as_bytes().to_vec().into(),
+            next: None,
+            rate: RateLimit::default(),
+        }
+    }
+
+    #[test]
+    fn page_items_read_by_either_path() {
+        let body = r#"[
+            {"uuid": "plain", "published": "2026-01-01T00:00:00.000Z", "eventType": "user.session.start", "b": 1, "a": 2},
+            {"uuid": "escaped", "published": "2026-01-01T00:00:01.000Z", "event\u0054ype": "user.session.start"},
+            {"published": "2026-01-01T00:00:02.000Z", "eventType": "user.session.start"},
+            7
+        ]"#;
+        let (count, results) = event_records(&page(body)).unwrap();
+        assert_eq!(count, 4);
+        let plain = results[0].as_ref().unwrap();
+        // Stored as sent, keys in Okta's order, without whitespace.
+        assert_eq!(
+            plain.raw,
+            r#"{"uuid":"plain","published":"2026-01-01T00:00:00.000Z","eventType":"user.session.start","b":1,"a":2}"#
+        );
+        assert_eq!(
+            results[1].as_ref().unwrap().event_type,
+            "user.session.start"
+        );
+        assert_eq!(results[2].as_ref().unwrap_err(), "missing `uuid`");
+        assert!(results[3].is_err());
+    }
+
+    #[test]
+    fn wrapped_page_read_through_json_tree() {
+        let body = r#"{"value": [{"uuid": "w", "published": "2026-01-01T00:00:00.000Z", "eventType": "x"}]}"#;
+        let (count, results) = event_records(&page(body)).unwrap();
+        assert_eq!(count, 1);
+        assert_eq!(results[0].as_ref().unwrap().uuid, "w");
+    }
+
+    #[test]
+    fn invalid_page_body_is_an_error() {
+        assert!(event_records(&page("[{")).is_err());
     }
 }

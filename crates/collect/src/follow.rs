@@ -20,10 +20,10 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use idaudit_okta::{Client, RawPage};
+use idaudit_okta::Client;
 use idaudit_store::{EventRecord, Store};
 
-use crate::event::{plain_event_record, to_event_record};
+use crate::event::event_records;
 use crate::logs::RETENTION_DAYS;
 
 /// Events per page; Okta's maximum for `/api/v1/logs`.
@@ -105,33 +105,6 @@ pub struct NoHandler;
 
 impl OnCommit for NoHandler {
     async fn committed(&mut self, _store: &Store, _new_events: &[EventRecord]) {}
-}
-
-/// The events of one System Log page: how many items it has, and each
-/// item's record or the reason it cannot be stored.
-type PageEvents = (usize, Vec<Result<EventRecord, String>>);
-
-/// Reads the events of a System Log page. Plain LogEvents are read straight
-/// from their text, as `logs import` reads them, and stored as Okta sent
-/// them, less whitespace. Anything else goes through a JSON tree.
-fn event_records(page: &RawPage) -> Result<PageEvents, FollowError> {
-    if let Some(texts) = page.item_texts() {
-        let results = texts
-            .iter()
-            .map(|text| match plain_event_record(text.get()) {
-                Some(record) => Ok(record),
-                None => serde_json::from_str(text.get())
-                    .map_err(|error| format!("invalid JSON: {error}"))
-                    .and_then(to_event_record),
-            })
-            .collect();
-        return Ok((texts.len(), results));
-    }
-    let items = page.to_page()?.items;
-    Ok((
-        items.len(),
-        items.into_iter().map(to_event_record).collect(),
-    ))
 }
 
 /// Returns the state key of the saved `next` URL of `org`.
@@ -371,59 +344,5 @@ impl Report {
         );
         self.last = Instant::now();
         self.inserted_then = stats.inserted;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use idaudit_okta::RawPage;
-    use idaudit_okta::rate::RateLimit;
-
-    use super::event_records;
-
-    fn page(body: &str) -> RawPage {
-        RawPage {
-            url: "https://example.okta.com/api/v1/logs".to_string(),
-            body: body.as_bytes().to_vec().into(),
-            next: None,
-            rate: RateLimit::default(),
-        }
-    }
-
-    #[test]
-    fn page_items_read_by_either_path() {
-        let body = r#"[
-            {"uuid": "plain", "published": "2026-01-01T00:00:00.000Z", "eventType": "user.session.start", "b": 1, "a": 2},
-            {"uuid": "escaped", "published": "2026-01-01T00:00:01.000Z", "event\u0054ype": "user.session.start"},
-            {"published": "2026-01-01T00:00:02.000Z", "eventType": "user.session.start"},
-            7
-        ]"#;
-        let (count, results) = event_records(&page(body)).unwrap();
-        assert_eq!(count, 4);
-        let plain = results[0].as_ref().unwrap();
-        // Stored as sent, keys in Okta's order, without whitespace.
-        assert_eq!(
-            plain.raw,
-            r#"{"uuid":"plain","published":"2026-01-01T00:00:00.000Z","eventType":"user.session.start","b":1,"a":2}"#
-        );
-        assert_eq!(
-            results[1].as_ref().unwrap().event_type,
-            "user.session.start"
-        );
-        assert_eq!(results[2].as_ref().unwrap_err(), "missing `uuid`");
-        assert!(results[3].is_err());
-    }
-
-    #[test]
-    fn wrapped_page_read_through_json_tree() {
-        let body = r#"{"value": [{"uuid": "w", "published": "2026-01-01T00:00:00.000Z", "eventType": "x"}]}"#;
-        let (count, results) = event_records(&page(body)).unwrap();
-        assert_eq!(count, 1);
-        assert_eq!(results[0].as_ref().unwrap().uuid, "w");
-    }
-
-    #[test]
-    fn invalid_page_body_is_an_error() {
-        assert!(event_records(&page("[{")).is_err());
     }
 }

@@ -10,7 +10,7 @@ use idaudit_store::{InsertOutcome, Store};
 use serde::Serialize;
 
 use crate::Progress;
-use crate::event::to_event_record;
+use crate::event::event_records;
 
 /// Okta keeps System Log events for 90 days.
 pub const RETENTION_DAYS: i64 = 90;
@@ -87,13 +87,14 @@ pub async fn pull(
 
     let mut url = client.url(&path);
     loop {
-        let page = client.get_page(&url).await?;
+        let page = client.get_raw_page(&url).await?;
+        let (count, results) = event_records(&page)?;
         summary.pages += 1;
-        summary.events += page.items.len() as u64;
+        summary.events += count as u64;
 
-        let mut records = Vec::with_capacity(page.items.len());
-        for value in page.items {
-            match to_event_record(value) {
+        let mut records = Vec::with_capacity(count);
+        for result in results {
+            match result {
                 Ok(record) => records.push(record),
                 Err(reason) => {
                     summary.unreadable += 1;
