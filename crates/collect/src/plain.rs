@@ -3,7 +3,7 @@
 //! its tokens.
 //!
 //! A serde projection of the indexed fields and a second pass that removed
-//! whitespace took about 30% of an import's CPU time; this scanner does both
+//! whitespace took about 30% of an import's CPU time. This scanner does both
 //! in one pass. It returns `None` on anything unusual, which the general path
 //! then reads and reports with its reasons: escaped keys or indexed values,
 //! duplicate keys, hook deliveries, renamed keys, mistyped fields, invalid

@@ -74,7 +74,7 @@ pub struct Store {
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Switches `connection` to WAL. On a new file another process may be
-/// switching it at the same moment; SQLite then answers "database is locked"
+/// switching it at the same moment. SQLite then returns "database is locked"
 /// at once, without waiting through the busy timeout, so this retries.
 fn set_wal_mode(connection: &Connection) -> Result<()> {
     let started = std::time::Instant::now();

@@ -620,11 +620,10 @@ mod tests {
             .create_archive_batch("org", "2026-01-02", 10, "now", |id| format!("{id}.parquet"))
             .unwrap()
             .expect("three events are pending");
-        let mut uuids = Vec::new();
-        store
-            .for_each_archive_batch_event(batch.id, |row| uuids.push(row.uuid))
-            .unwrap();
-        assert_eq!(uuids, vec!["pending-1", "pending-2", "new"]);
+        assert_eq!(
+            batch_uuids(&store, batch.id),
+            vec!["pending-1", "pending-2", "new"]
+        );
         assert_eq!(store.archive_counts().unwrap().pending_events, 0);
     }
 }

@@ -90,6 +90,18 @@ fn store_uuids(store: &Store) -> BTreeSet<String> {
     uuids
 }
 
+/// Opens the archive object at `location` with the parquet crate.
+async fn object_reader(
+    objects: &dyn object_store::ObjectStore,
+    location: &object_store::path::Path,
+) -> parquet::arrow::arrow_reader::ParquetRecordBatchReader {
+    let bytes = objects.get(location).await.unwrap().bytes().await.unwrap();
+    ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
 /// Reads every object of the archive with the parquet crate.
 async fn read_back(target: &ArchiveTarget) -> Vec<ArchivedRow> {
     use arrow_array::cast::AsArray;
@@ -103,17 +115,7 @@ async fn read_back(target: &ArchiveTarget) -> Vec<ArchivedRow> {
         if !name.ends_with(".parquet") {
             continue;
         }
-        let bytes = objects
-            .get(&meta.location)
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .unwrap()
-            .build()
-            .unwrap();
+        let reader = object_reader(objects.as_ref(), &meta.location).await;
         for batch in reader {
             let batch = batch.unwrap();
             let uuid = batch.column_by_name("uuid").unwrap().as_string::<i32>();
@@ -561,17 +563,7 @@ async fn raw_column_matches_store_in_order() {
     let listed: Vec<_> = objects.list(None).try_collect().await.unwrap();
     let mut archived = 0;
     for meta in listed {
-        let bytes = objects
-            .get(&meta.location)
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .unwrap()
-            .build()
-            .unwrap();
+        let reader = object_reader(objects.as_ref(), &meta.location).await;
         let mut keys = Vec::new();
         for batch in reader {
             let batch = batch.unwrap();

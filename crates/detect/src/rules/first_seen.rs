@@ -131,7 +131,7 @@ impl FirstSeen {
     }
 
     /// Returns `time` in seconds after [`FirstSeen::epoch`], setting the
-    /// epoch on the first call; saturates 68 years away from it.
+    /// epoch on the first call. Times more than 68 years away saturate.
     fn offset(&mut self, time: DateTime<Utc>) -> i32 {
         let seconds = time.timestamp();
         let epoch = *self.epoch.get_or_insert(seconds);

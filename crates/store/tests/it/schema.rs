@@ -43,8 +43,8 @@ fn newer_schema_rejected() {
 }
 
 /// A new store file opened by several processes at once (`serve` and a CLI
-/// command started together) is created once; no opener sees a half-made
-/// schema or tries to create it again.
+/// command started together) is created once. No opener reads a half-made
+/// schema or creates it again.
 #[test]
 fn concurrent_first_opens_all_succeed() {
     for _ in 0..20 {
