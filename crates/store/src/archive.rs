@@ -13,7 +13,10 @@
 //! which it has scanned `events` (`archive_scan.events_through`); events above
 //! it are pending. A scan gives each org and UTC day of `published` with new
 //! events one range in `archive_ranges`, from its first unassigned rowid to
-//! the newest scanned rowid. A batch takes a range whole, or its first events
+//! the newest scanned rowid. A transaction that stores events, when the mark
+//! is one below its first new row, adds them to the ranges and raises the
+//! mark itself (see [`NewEvents`]), so that the archive need not read them
+//! back. A batch takes a range whole, or its first events
 //! in rowid order when the range contains more than a batch. Stores from before
 //! schema version 7 may also hold pending events one row each in
 //! `archive_pending`, and unwritten batches with their events in
@@ -365,6 +368,79 @@ fn scan_new_events(connection: &Connection) -> Result<u64> {
     }
     connection.execute("UPDATE archive_scan SET events_through = ?1", [newest])?;
     Ok(relinked)
+}
+
+/// The events one transaction stored, counted per UTC day of `published`,
+/// so that the transaction can add them to the pending ranges itself instead
+/// of leaving their rows for [`scan_new_events`] to read back.
+#[derive(Debug, Default)]
+pub(crate) struct NewEvents {
+    /// Rowids of the first and the last event stored.
+    rowids: Option<(i64, i64)>,
+    /// Events per day, in the order the days came.
+    days: Vec<(String, u64)>,
+    /// Set when a `published` does not start with ten ASCII characters,
+    /// the day the scan's `substr` reads; the scan then counts them all.
+    unusual: bool,
+}
+
+impl NewEvents {
+    /// Counts a stored event with `rowid`. Rowids must come in increasing
+    /// order, as SQLite gives them to the rows of one transaction.
+    pub(crate) fn add(&mut self, rowid: i64, published: &str) {
+        self.rowids = Some(match self.rowids {
+            Some((first, _)) => (first, rowid),
+            None => (rowid, rowid),
+        });
+        let day = published.get(..10).filter(|day| day.is_ascii());
+        let Some(day) = day else {
+            self.unusual = true;
+            return;
+        };
+        match self.days.iter_mut().rev().find(|(known, _)| known == day) {
+            Some((_, events)) => *events += 1,
+            None => self.days.push((day.to_string(), 1)),
+        }
+    }
+
+    /// Adds the counted events of `org` to the pending range of their day and
+    /// raises the scan mark to the last of them, in the caller's transaction,
+    /// then starts counting afresh. It does so only when the mark is one
+    /// below the first of them and no archived event was ever deleted, because
+    /// only then are the rowids above the mark exactly these events, none of
+    /// them in `archived_events`. Otherwise it leaves them to the next scan.
+    ///
+    /// The caller must hold the write lock since before the first of them was
+    /// stored, as a transaction that stored them does, so that no other
+    /// connection stored a row in between.
+    pub(crate) fn record(&mut self, connection: &Connection, org: &str) -> Result<()> {
+        let tally = std::mem::take(self);
+        let Some((first, last)) = tally.rowids else {
+            return Ok(());
+        };
+        if tally.unusual {
+            return Ok(());
+        }
+        let (through, archived): (i64, bool) = connection.query_row(
+            "SELECT events_through, EXISTS (SELECT 1 FROM archived_events) FROM archive_scan",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        if through != first - 1 || archived {
+            return Ok(());
+        }
+        let mut upsert = connection.prepare_cached(
+            "INSERT INTO archive_ranges (org, date, rowid_after, rowid_through, events)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (org, date) DO UPDATE
+             SET rowid_through = excluded.rowid_through, events = events + excluded.events",
+        )?;
+        for (date, events) in &tally.days {
+            upsert.execute(params![org, date, through, last, *events as i64])?;
+        }
+        connection.execute("UPDATE archive_scan SET events_through = ?1", [last])?;
+        Ok(())
+    }
 }
 
 fn any_archived_event_deleted(connection: &Connection) -> Result<bool> {

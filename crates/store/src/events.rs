@@ -2,6 +2,7 @@
 
 use rusqlite::{CachedStatement, Connection, params};
 
+use crate::archive::NewEvents;
 use crate::{Result, Store};
 
 /// Inserts one event, unless an event with its `uuid` is already stored.
@@ -92,14 +93,17 @@ impl Store {
         let stored_at = crate::format_time(chrono::Utc::now());
         let transaction = self.connection.transaction()?;
         let mut new = Vec::new();
+        let mut tally = NewEvents::default();
         {
             let mut insert = transaction.prepare_cached(INSERT_EVENT)?;
             for (position, event) in events.iter().enumerate() {
                 if insert_event(&mut insert, org, source, &stored_at, event)? {
+                    tally.add(transaction.last_insert_rowid(), &event.published);
                     new.push(position);
                 }
             }
         }
+        tally.record(&transaction, org)?;
         if let Some((key, value)) = state {
             transaction.execute(
                 "INSERT INTO state (key, value) VALUES (?1, ?2)
@@ -126,6 +130,7 @@ impl Store {
             source,
             stored_at: String::new(),
             in_transaction: false,
+            tally: NewEvents::default(),
             outcome: InsertOutcome::default(),
         })
     }
@@ -235,6 +240,8 @@ pub struct EventWriter<'s> {
     /// `stored_at` of the events of the open transaction.
     stored_at: String,
     in_transaction: bool,
+    /// The events of the open transaction, for the archive's pending ranges.
+    tally: NewEvents,
     outcome: InsertOutcome,
 }
 
@@ -245,6 +252,7 @@ impl EventWriter<'_> {
         if !self.in_transaction {
             self.connection.execute_batch("BEGIN")?;
             self.in_transaction = true;
+            self.tally = NewEvents::default();
             self.stored_at = crate::format_time(chrono::Utc::now());
         }
         let new = insert_event(
@@ -255,6 +263,8 @@ impl EventWriter<'_> {
             event,
         )?;
         if new {
+            self.tally
+                .add(self.connection.last_insert_rowid(), &event.published);
             self.outcome.inserted += 1;
         } else {
             self.outcome.duplicates += 1;
@@ -265,6 +275,7 @@ impl EventWriter<'_> {
     /// Commits the events stored since the last commit, if any.
     pub fn commit(&mut self) -> Result<()> {
         if self.in_transaction {
+            self.tally.record(self.connection, self.org)?;
             self.connection.execute_batch("COMMIT")?;
             self.in_transaction = false;
         }

@@ -220,3 +220,105 @@ fn unwritten_batch_keeps_its_events() {
     assert_eq!(batch_uuids(&store, next.id), vec!["b"]);
     assert_eq!(batch_uuids(&store, batch.id), vec!["a"]);
 }
+
+/// Reads the archive's scan mark, the largest rowid of `events` and the
+/// pending ranges as (date, events), through a second connection.
+fn scan_state(store: &Store) -> (i64, i64, Vec<(String, i64)>) {
+    let connection = rusqlite::Connection::open(store.path()).unwrap();
+    let (mark, newest) = connection
+        .query_row(
+            "SELECT events_through, (SELECT COALESCE(MAX(rowid), 0) FROM events) FROM archive_scan",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    let mut statement = connection
+        .prepare("SELECT date, events FROM archive_ranges ORDER BY date")
+        .unwrap();
+    let ranges = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    (mark, newest, ranges)
+}
+
+/// Events stored through the store join their day's pending range in the
+/// transaction that stores them, so the archive reads no row back to find
+/// them.
+#[test]
+fn stored_events_join_ranges_without_a_scan() {
+    let (_folder, mut store) = temp_store();
+    let batch = [
+        record("a", "2026-01-01T00:00:00.000Z"),
+        record("b", "2026-01-02T00:00:00.000Z"),
+        record("a", "2026-01-01T00:00:00.000Z"),
+    ];
+    store.insert_events("org", "import", &batch).unwrap();
+    {
+        let mut writer = store.event_writer("org", "import").unwrap();
+        writer
+            .insert(&record("c", "2026-01-02T01:00:00.000Z"))
+            .unwrap();
+        writer.commit().unwrap();
+        writer
+            .insert(&record("d", "2026-01-03T00:00:00.000Z"))
+            .unwrap();
+        writer
+            .insert(&record("b", "2026-01-02T00:00:00.000Z"))
+            .unwrap();
+        writer.commit().unwrap();
+    }
+
+    let (mark, newest, ranges) = scan_state(&store);
+    assert_eq!(mark, newest, "the mark covers every stored event");
+    let expected = [("2026-01-01", 1), ("2026-01-02", 2), ("2026-01-03", 1)];
+    let expected: Vec<(String, i64)> = expected
+        .iter()
+        .map(|(date, events)| (date.to_string(), *events))
+        .collect();
+    assert_eq!(ranges, expected);
+    assert_eq!(store.archive_counts().unwrap().pending_events, 4);
+    assert_eq!(archive_day(&mut store, "2026-01-02"), 2);
+    assert_eq!(batch_uuids_of_day(&mut store, "2026-01-03"), vec!["d"]);
+}
+
+/// When rows above the mark were stored by something that did not add them
+/// to the ranges (an older version of idaudit), new events wait for the
+/// scan with them, which counts each event once.
+#[test]
+fn events_after_unscanned_rows_wait() {
+    let (_folder, mut store) = temp_store();
+    store
+        .insert_events("org", "import", &[record("a", "2026-01-01T00:00:00.000Z")])
+        .unwrap();
+    let connection = rusqlite::Connection::open(store.path()).unwrap();
+    connection
+        .execute(
+            "INSERT INTO events (uuid, org, published, event_type, source, stored_at, raw)
+             VALUES ('old', 'org', '2026-01-01T02:00:00.000Z', 'user.session.start', 'import', 'now', '{}')",
+            [],
+        )
+        .unwrap();
+    let (mark_before, _, _) = scan_state(&store);
+
+    store
+        .insert_events("org", "import", &[record("b", "2026-01-01T03:00:00.000Z")])
+        .unwrap();
+
+    let (mark, newest, _) = scan_state(&store);
+    assert_eq!(mark, mark_before, "the mark waits for the scan");
+    assert!(newest > mark);
+    assert_eq!(store.archive_counts().unwrap().pending_events, 3);
+    assert_eq!(archive_day(&mut store, "2026-01-01"), 3);
+    assert_eq!(store.archive_counts().unwrap().pending_events, 0);
+}
+
+/// Batches the pending events of `date` and returns their uuids.
+fn batch_uuids_of_day(store: &mut Store, date: &str) -> Vec<String> {
+    let batch = store
+        .create_archive_batch("org", date, 1_000, "now", |id| format!("{id}.parquet"))
+        .unwrap()
+        .expect("events are pending");
+    batch_uuids(store, batch.id)
+}
