@@ -96,15 +96,21 @@ pub struct Batch {
 
 /// Receives the new events of each committed page, for example to run detection.
 pub trait OnCommit {
-    /// Called after each commit with the events that page stored for the first time.
-    fn committed(&mut self, store: &Store, new_events: &[EventRecord]) -> impl Future<Output = ()>;
+    /// Called after each commit with the events that page stored for the
+    /// first time. They are handed over, so that a handler that passes them
+    /// on to another thread does not copy a page of events.
+    fn committed(
+        &mut self,
+        store: &Store,
+        new_events: Vec<EventRecord>,
+    ) -> impl Future<Output = ()>;
 }
 
 /// An [`OnCommit`] that does nothing.
 pub struct NoHandler;
 
 impl OnCommit for NoHandler {
-    async fn committed(&mut self, _store: &Store, _new_events: &[EventRecord]) {}
+    async fn committed(&mut self, _store: &Store, _new_events: Vec<EventRecord>) {}
 }
 
 /// Returns the state key of the saved `next` URL of `org`.
@@ -170,7 +176,7 @@ impl Poller {
     /// leaves the store as it was or finishes the commit.
     pub async fn poll_once(&mut self, store: &mut Store) -> Result<Batch, FollowError> {
         self.stats.requests += 1;
-        let page = self.client.get_raw_page(&self.url).await?;
+        let mut page = self.client.get_raw_page(&self.url).await?;
         let (count, results) = event_records(&page)?;
         let full = count >= PAGE_SIZE as usize;
         self.stats.events += count as u64;
@@ -185,7 +191,7 @@ impl Poller {
                 }
             }
         }
-        let next = match page.next {
+        let next = match page.next.take() {
             Some(next) => next,
             None => {
                 // Okta documents a `next` link on every polling page; without
@@ -194,16 +200,30 @@ impl Poller {
                 self.url.clone()
             }
         };
+        // The body is no longer needed, and a page of 1,000 events takes
+        // about 2.5 MB.
+        drop(page);
         let key = cursor_key(&self.org);
         let new = store.insert_new_events(&self.org, "poll", &records, Some((&key, &next)))?;
         self.url = next;
 
         self.stats.inserted += new.len() as u64;
         self.stats.duplicates += (records.len() - new.len()) as u64;
-        let new_events: Vec<EventRecord> = new
-            .into_iter()
-            .map(|position| records[position].clone())
-            .collect();
+        // The page's records are moved, not copied: `new` lists positions in
+        // increasing order.
+        let new_events: Vec<EventRecord> = if new.len() == records.len() {
+            records
+        } else {
+            let mut positions = new.iter().copied().peekable();
+            records
+                .into_iter()
+                .enumerate()
+                .filter_map(|(position, record)| {
+                    positions.next_if_eq(&position)?;
+                    Some(record)
+                })
+                .collect()
+        };
         for event in &new_events {
             if self
                 .newest_published
@@ -251,7 +271,7 @@ pub async fn follow(
         let caught_up = match polled {
             Ok(batch) => {
                 if !batch.new_events.is_empty() {
-                    handler.committed(store, &batch.new_events).await;
+                    handler.committed(store, batch.new_events).await;
                 }
                 batch.caught_up
             }

@@ -96,7 +96,7 @@ struct Counting {
 }
 
 impl OnCommit for Counting {
-    async fn committed(&mut self, _store: &Store, new_events: &[EventRecord]) {
+    async fn committed(&mut self, _store: &Store, new_events: Vec<EventRecord>) {
         self.events += new_events.len();
     }
 }
