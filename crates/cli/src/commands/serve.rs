@@ -10,7 +10,8 @@
 //! sends them to the sinks.
 
 use std::net::SocketAddr;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -339,26 +340,85 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// Events handed to detection and not yet checked, above which the System
+/// Log poller waits before reading the next page: five pages of 1,000.
+const DETECTION_BACKLOG_EVENTS: usize = 5_000;
+
 /// Detection on events as they are stored, on a thread of its own.
 pub(crate) struct StreamDetection {
     sender: Option<mpsc::Sender<Vec<EventRecord>>>,
+    backlog: Arc<Backlog>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// The events waiting for the detection thread, so that the poller can wait
+/// for it instead of queueing pages in memory without bound.
+#[derive(Default)]
+struct Backlog {
+    events: AtomicUsize,
+    /// Set when the detection thread has ended, after which nobody waits.
+    stopped: AtomicBool,
+    drained: tokio::sync::Notify,
+}
+
+impl Backlog {
+    /// Counts `events` as checked, and wakes a writer waiting for room.
+    fn checked(&self, events: usize) {
+        self.events.fetch_sub(events, Ordering::AcqRel);
+        self.drained.notify_waiters();
+    }
+}
+
+/// Marks the backlog stopped when the detection thread ends, also by a panic.
+struct StopOnDrop(Arc<Backlog>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stopped.store(true, Ordering::Release);
+        self.0.drained.notify_waiters();
+    }
 }
 
 /// Hands new events to a [`StreamDetection`]; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Submitter {
     sender: Option<mpsc::Sender<Vec<EventRecord>>>,
+    backlog: Arc<Backlog>,
 }
 
 impl Submitter {
     pub fn submit(&self, events: Vec<EventRecord>) {
-        if let Some(sender) = &self.sender
-            && sender.send(events).is_err()
-        {
+        let Some(sender) = &self.sender else {
+            return;
+        };
+        let count = events.len();
+        self.backlog.events.fetch_add(count, Ordering::AcqRel);
+        if sender.send(events).is_err() {
+            self.backlog.events.fetch_sub(count, Ordering::AcqRel);
             tracing::error!(
                 "Detection has stopped; new events are stored but not checked until `idaudit detect` runs"
             );
+        }
+    }
+
+    /// Waits until detection has at most [`DETECTION_BACKLOG_EVENTS`] events
+    /// left to check, or has stopped. The hook endpoint does not wait, since
+    /// Okta gives a delivery 3 s, and its deliveries are small.
+    pub async fn wait_for_room(&self) {
+        if self.sender.is_none() {
+            return;
+        }
+        loop {
+            let drained = self.backlog.drained.notified();
+            tokio::pin!(drained);
+            // Registered before the check, so a wake-up in between is kept.
+            drained.as_mut().enable();
+            if self.backlog.stopped.load(Ordering::Acquire)
+                || self.backlog.events.load(Ordering::Acquire) <= DETECTION_BACKLOG_EVENTS
+            {
+                return;
+            }
+            drained.await;
         }
     }
 }
@@ -374,6 +434,7 @@ impl StreamDetection {
         if args.no_detect && !workflows_detect {
             return Ok(StreamDetection {
                 sender: None,
+                backlog: Arc::default(),
                 thread: None,
             });
         }
@@ -384,14 +445,17 @@ impl StreamDetection {
 
         let rule_dirs = args.rule_dirs.clone();
         let detect_settings = settings.detect.clone();
-        // NOTE: the channel is unbounded, so events stored faster than
-        // detection runs queue in memory instead of slowing the writers.
+        // The channel itself is unbounded: the poller waits for room through
+        // the backlog, and the hook endpoint's deliveries are small.
         let (sender, receiver) = mpsc::channel();
+        let backlog = Arc::new(Backlog::default());
+        let thread_backlog = Arc::clone(&backlog);
         let (ready, started) = mpsc::sync_channel::<Result<()>>(1);
         // Rules are not `Send`, so the detector is built on its thread.
         let thread = std::thread::Builder::new()
             .name("detection".to_string())
             .spawn(move || {
+                let _stop = StopOnDrop(Arc::clone(&thread_backlog));
                 let detector = crate::commands::rules::load_rules(&rule_dirs).and_then(|set| {
                     set.detector(detect_settings)
                         .context("Invalid `[detect]` settings")
@@ -399,7 +463,7 @@ impl StreamDetection {
                 match detector {
                     Ok(detector) => {
                         let _ = ready.send(Ok(()));
-                        detect_stream(store, detector, &sink_names, &receiver);
+                        detect_stream(store, detector, &sink_names, &receiver, &thread_backlog);
                     }
                     Err(error) => {
                         let _ = ready.send(Err(error));
@@ -412,6 +476,7 @@ impl StreamDetection {
             .context("The detection thread stopped while loading rules")??;
         Ok(StreamDetection {
             sender: Some(sender),
+            backlog,
             thread: Some(thread),
         })
     }
@@ -419,6 +484,7 @@ impl StreamDetection {
     pub fn submitter(&self) -> Submitter {
         Submitter {
             sender: self.sender.clone(),
+            backlog: Arc::clone(&self.backlog),
         }
     }
 
@@ -445,6 +511,7 @@ fn detect_stream(
     mut detector: idaudit_detect::Detector,
     sinks: &[String],
     receiver: &mpsc::Receiver<Vec<EventRecord>>,
+    backlog: &Backlog,
 ) {
     // One event parsed into again and again, which saves most allocations.
     let mut parsed = idaudit_detect::Event::default();
@@ -480,6 +547,7 @@ fn detect_stream(
                 }
             }
         }
+        backlog.checked(events.len());
         tracing::debug!(events = events.len(), new_alerts, "Checked new events");
     }
 }
@@ -488,7 +556,69 @@ fn detect_stream(
 struct Submit(NewEvents);
 
 impl OnCommit for Submit {
-    async fn committed(&mut self, _store: &Store, new_events: &[EventRecord]) {
-        self.0.handle(new_events.to_vec());
+    async fn committed(&mut self, _store: &Store, new_events: Vec<EventRecord>) {
+        self.0.handle(new_events);
+        self.0.detection.wait_for_room().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(uuid: usize) -> EventRecord {
+        EventRecord {
+            uuid: format!("event-{uuid}"),
+            published: "2026-01-01T00:00:00.000Z".to_string(),
+            event_type: "user.session.start".to_string(),
+            actor_id: None,
+            actor_alternate_id: None,
+            outcome_result: None,
+            client_ip: None,
+            raw: "{}".to_string(),
+        }
+    }
+
+    fn submitter() -> (Submitter, mpsc::Receiver<Vec<EventRecord>>, Arc<Backlog>) {
+        let (sender, receiver) = mpsc::channel();
+        let backlog = Arc::new(Backlog::default());
+        let submitter = Submitter {
+            sender: Some(sender),
+            backlog: Arc::clone(&backlog),
+        };
+        (submitter, receiver, backlog)
+    }
+
+    #[tokio::test]
+    async fn poller_waits_for_detection_backlog() {
+        let (submitter, receiver, backlog) = submitter();
+        submitter.submit((0..DETECTION_BACKLOG_EVENTS).map(event).collect());
+        submitter.submit(vec![event(DETECTION_BACKLOG_EVENTS)]);
+        let waiting = tokio::spawn(async move { submitter.wait_for_room().await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished(), "one event over the limit waits");
+
+        let first = receiver.recv().unwrap();
+        backlog.checked(first.len());
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("room after the first batch is checked")
+            .unwrap();
+        assert_eq!(backlog.events.load(Ordering::Acquire), 1);
+    }
+
+    #[tokio::test]
+    async fn stopped_detection_releases_poller() {
+        let (submitter, _receiver, backlog) = submitter();
+        submitter.submit((0..=DETECTION_BACKLOG_EVENTS).map(event).collect());
+        let waiting = tokio::spawn(async move { submitter.wait_for_room().await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished());
+
+        drop(StopOnDrop(backlog));
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("room once detection has stopped")
+            .unwrap();
     }
 }
