@@ -15,6 +15,15 @@ fn record(uuid: &str, published: &str) -> EventRecord {
     }
 }
 
+/// Events `a` and `b` on two days, and `a` again.
+fn two_days_one_repeated() -> [EventRecord; 3] {
+    [
+        record("a", "2026-01-01T00:00:00.000Z"),
+        record("b", "2026-01-02T00:00:00.000Z"),
+        record("a", "2026-01-01T00:00:00.000Z"),
+    ]
+}
+
 /// Assigns every pending event of `date` to one batch and marks it written.
 fn archive_day(store: &mut Store, date: &str) -> u64 {
     let batch = store
@@ -28,12 +37,9 @@ fn archive_day(store: &mut Store, date: &str) -> u64 {
 #[test]
 fn stored_events_count_as_pending() {
     let (_folder, mut store) = temp_store();
-    let batch = [
-        record("a", "2026-01-01T00:00:00.000Z"),
-        record("b", "2026-01-02T00:00:00.000Z"),
-        record("a", "2026-01-01T00:00:00.000Z"),
-    ];
-    store.insert_events("org", "import", &batch).unwrap();
+    store
+        .insert_events("org", "import", &two_days_one_repeated())
+        .unwrap();
 
     assert_eq!(store.archive_counts().unwrap().pending_events, 2);
     let partitions = store.pending_archive_partitions().unwrap();
@@ -249,12 +255,9 @@ fn scan_state(store: &Store) -> (i64, i64, Vec<(String, i64)>) {
 #[test]
 fn stored_events_join_ranges_without_a_scan() {
     let (_folder, mut store) = temp_store();
-    let batch = [
-        record("a", "2026-01-01T00:00:00.000Z"),
-        record("b", "2026-01-02T00:00:00.000Z"),
-        record("a", "2026-01-01T00:00:00.000Z"),
-    ];
-    store.insert_events("org", "import", &batch).unwrap();
+    store
+        .insert_events("org", "import", &two_days_one_repeated())
+        .unwrap();
     {
         let mut writer = store.event_writer("org", "import").unwrap();
         writer
