@@ -477,11 +477,11 @@ type Encoding = tokio::task::JoinHandle<(ArchiveBatch, Result<Vec<u8>, ArchiveEr
 /// Reads and encodes batches on other threads, up to `parallelism` at once,
 /// and writes and confirms them in the order they were pushed.
 ///
-/// One batch more is started while the batches in flight, with it, hold no
-/// more events than `parallelism` full objects, so that the cores keep
-/// encoding while the main connection writes an object and assigns the next
-/// batch, and memory stays within what `parallelism` full batches take.
-/// With days of a few thousand events, this made archiving about 6% faster.
+/// One batch more may start when the batches in flight, with it, contain no
+/// more events than `parallelism` full objects. The cores then keep encoding
+/// while the main connection writes an object and assigns the next batch,
+/// and memory stays within what `parallelism` full batches take. With days
+/// of a few thousand events, this made archiving about 6% faster.
 ///
 /// Events are read through read-only connections to the store file, one per
 /// encoding task, so that reading overlaps with encoding and with the main
@@ -643,7 +643,7 @@ impl Pipeline {
 #[derive(Clone, Copy, Debug)]
 struct Admission {
     parallelism: usize,
-    /// The most events in flight when more than `parallelism` batches are.
+    /// Maximum events in flight while more than `parallelism` batches are.
     event_budget: u64,
 }
 

@@ -273,11 +273,11 @@ impl Store {
         )?;
         let deleted =
             transaction.execute(&format!("DELETE FROM events WHERE {ARCHIVED}"), [before])?;
-        // SQLite gives a new row the largest rowid plus one, so after deleting
-        // the newest rows the mark and the range ends must come down to the
-        // largest rowid left, or events stored next would fall at or below
-        // the mark unscanned, or into a range. The rowids cut off a range
-        // held only deleted events, which were archived.
+        // SQLite gives a new row the largest rowid plus one. After deleting
+        // the newest rows, the mark and the range ends come down to the
+        // largest rowid left, or events stored next would fall unscanned at
+        // or below the mark, or into a range. The rowids cut off a range
+        // contained only deleted events, which were archived.
         transaction.execute_batch(
             "UPDATE archive_scan
              SET events_through = MIN(events_through, (SELECT COALESCE(MAX(rowid), 0) FROM events));

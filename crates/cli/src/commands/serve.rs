@@ -356,7 +356,7 @@ pub(crate) struct StreamDetection {
 #[derive(Default)]
 struct Backlog {
     events: AtomicUsize,
-    /// Set when the detection thread has ended, after which nobody waits.
+    /// Set when the detection thread has ended, so that no writer waits for it.
     stopped: AtomicBool,
     drained: tokio::sync::Notify,
 }
