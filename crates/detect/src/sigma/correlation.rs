@@ -7,7 +7,9 @@
 //! burst's last one, and it raises one alert that each growth updates.
 //!
 //! A window keeps every match of its last `timespan`, so a busy stream keeps
-//! about `events per second × timespan` matches in memory. Each match is
+//! about `events per second × timespan` matches in memory. A
+//! `temporal_ordered` window is the exception: it does not keep a match
+//! that no earlier matches lead up to, because it can never count. Each match is
 //! therefore kept in 48 bytes: its time in microseconds, the event's uuid as
 //! 16 bytes when it has the usual lower-case form, and numbers that stand
 //! for its client IP, actor and counted value in a table of names shared by
@@ -436,16 +438,53 @@ impl Group {
                 break;
             }
             if let Some(hit) = self.window.pop_front() {
-                if let Some(count) = self.values.get_mut(&hit.value) {
-                    *count -= 1;
-                    if *count == 0 {
-                        self.values.remove(&hit.value);
-                    }
-                }
-                self.rules[hit.rule as usize] -= 1;
-                names.release_hit(&hit);
+                self.remove_counts(&hit, names);
             }
         }
+    }
+
+    /// Removes the newest match, which a `temporal_ordered` sequence can
+    /// never use.
+    fn drop_newest(&mut self, names: &mut Names) {
+        if let Some(hit) = self.window.pop_back() {
+            self.remove_counts(&hit, names);
+        }
+    }
+
+    /// Removes a match that left the window from the per-value and
+    /// per-rule counts, and releases its names.
+    fn remove_counts(&mut self, hit: &Hit, names: &mut Names) {
+        if let Some(count) = self.values.get_mut(&hit.value) {
+            *count -= 1;
+            if *count == 0 {
+                self.values.remove(&hit.value);
+            }
+        }
+        self.rules[hit.rule as usize] -= 1;
+        names.release_hit(hit);
+    }
+
+    /// Tells whether the newest match can take part in a `temporal_ordered`
+    /// sequence, now or later: the matches before it must reach its rule's
+    /// position in order.
+    ///
+    /// The longest ordered prefix that the matches before it reach can
+    /// only shrink as older matches expire, and later matches come after
+    /// it, so a match that misses its place on arrival never counts. A
+    /// sign-in that follows no failures is such a match for
+    /// `failures-then-success`, and a busy org has many of them in each
+    /// window.
+    fn newest_can_extend_order(&self) -> bool {
+        let Some(newest) = self.window.back() else {
+            return false;
+        };
+        let mut next = 0;
+        for hit in self.window.iter().take(self.window.len() - 1) {
+            if hit.rule == next {
+                next += 1;
+            }
+        }
+        next >= newest.rule
     }
 
     /// Tells whether nothing in the group can count again after `now`: its
@@ -520,6 +559,8 @@ impl CorrelationState {
         let group = self.groups.get_mut(key)?;
         group.push(hit);
         group.expire(to_micros(time), timespan_micros(spec), names);
+        let keep_newest =
+            spec.kind != CorrelationKind::TemporalOrdered || group.newest_can_extend_order();
         if group
             .burst
             .as_ref()
@@ -530,6 +571,9 @@ impl CorrelationState {
 
         let count = measure(spec, group);
         if !spec.holds(count) {
+            if !keep_newest {
+                group.drop_newest(&mut self.names);
+            }
             return None;
         }
         match &mut group.burst {
@@ -566,6 +610,9 @@ impl CorrelationState {
                 }
                 group.burst = Some(Box::new(burst));
             }
+        }
+        if !keep_newest {
+            group.drop_newest(&mut self.names);
         }
         group.burst.as_deref()
     }
@@ -634,12 +681,15 @@ mod tests {
 
     use super::{CorrelationSpec, CorrelationState, HitEntities};
 
+    fn parse_spec(yaml: &str) -> CorrelationSpec {
+        let section: Mapping = yaml_serde::from_str(yaml).unwrap();
+        CorrelationSpec::parse(&section).unwrap()
+    }
+
     fn spec() -> CorrelationSpec {
-        let section: Mapping = yaml_serde::from_str(
+        parse_spec(
             "type: event_count\nrules: [failed]\ngroup-by: [actor.alternateId]\ntimespan: 10m\ncondition:\n    gte: 3\n",
         )
-        .unwrap();
-        CorrelationSpec::parse(&section).unwrap()
     }
 
     /// A week of one new group a minute keeps only the groups of the last
@@ -664,6 +714,79 @@ mod tests {
         assert!(max_groups <= 2 * 10 + 2, "{max_groups} groups held at once");
         let held = state.names.ids.len();
         assert!(held <= 2 * 10 + 2, "{held} uuids held at once");
+    }
+
+    fn ordered_spec() -> CorrelationSpec {
+        parse_spec(
+            "type: temporal_ordered\nrules: [first, second, third]\ngroup-by: [actor.alternateId]\ntimespan: 10m\n",
+        )
+    }
+
+    /// Matches of a later rule with nothing before them are not kept.
+    #[test]
+    fn ordered_window_drops_matches_out_of_place() {
+        let spec = ordered_spec();
+        let mut state = CorrelationState::default();
+        let start = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
+        let entities = HitEntities {
+            uuid: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            ip: Some("198.51.100.7"),
+            user: Some("jdoe@example.com"),
+        };
+        for second in 0..100 {
+            let time = start + Duration::seconds(second);
+            assert!(state.add(&spec, "jdoe", 2, None, time, &entities).is_none());
+        }
+        assert_eq!(state.groups["jdoe"].window.len(), 0);
+        assert!(
+            state.names.ids.is_empty(),
+            "names of dropped matches released"
+        );
+
+        let time = start + Duration::seconds(100);
+        assert!(state.add(&spec, "jdoe", 0, None, time, &entities).is_none());
+        let time = start + Duration::seconds(101);
+        assert!(state.add(&spec, "jdoe", 2, None, time, &entities).is_none());
+        assert_eq!(state.groups["jdoe"].window.len(), 1, "third before second");
+        let time = start + Duration::seconds(102);
+        assert!(state.add(&spec, "jdoe", 1, None, time, &entities).is_none());
+        let time = start + Duration::seconds(103);
+        let burst = state.add(&spec, "jdoe", 2, None, time, &entities).unwrap();
+        assert_eq!(burst.count, 3, "only the matches in sequence are evidence");
+    }
+
+    /// Whether the condition holds after each match is the same as over a
+    /// window that keeps every match.
+    #[test]
+    fn ordered_window_holds_as_with_every_match_kept() {
+        let spec = ordered_spec();
+        let mut state = CorrelationState::default();
+        let start = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
+        let entities = HitEntities::default();
+        let mut every: Vec<(i64, u32)> = Vec::new();
+        let mut random = 0x2545_f491_4f6c_dd1d_u64;
+        let mut seconds = 0;
+        let mut held = 0;
+        for _ in 0..20_000 {
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            seconds += (random % 90) as i64;
+            let rule = ((random >> 8) % 3) as u32;
+            let time = start + Duration::seconds(seconds);
+            every.push((seconds, rule));
+            let mut next = 0;
+            for &(at, rule) in &every {
+                if seconds - at <= 600 && rule == next {
+                    next += 1;
+                }
+            }
+            let expected = next == 3;
+            let burst = state.add(&spec, "jdoe", rule as usize, None, time, &entities);
+            assert_eq!(burst.is_some(), expected, "after {} matches", every.len());
+            held += usize::from(expected);
+        }
+        assert!(held > 100, "the sequence completed {held} times");
     }
 
     #[test]
