@@ -341,8 +341,10 @@ async fn wait_for_signal() {
 }
 
 /// Events handed to detection and not yet checked, above which the System
-/// Log poller waits before reading the next page: five pages of 1,000.
-const DETECTION_BACKLOG_EVENTS: usize = 5_000;
+/// Log poller waits before reading the next page: one page of 1,000. The
+/// poller then reads a page while detection checks the one before, and at
+/// most two pages of records wait for detection.
+const DETECTION_BACKLOG_EVENTS: usize = 1_000;
 
 /// Detection on events as they are stored, on a thread of its own.
 pub(crate) struct StreamDetection {
