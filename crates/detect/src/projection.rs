@@ -23,15 +23,69 @@ use crate::rules::Rule;
 pub(crate) enum Projection {
     /// Keep the whole value.
     All,
-    /// Keep only these keys of an object, each with its own subtree. Keys
-    /// are lower-cased.
-    Keys(Vec<(String, Projection)>),
+    /// Keep only these keys of an object, each with its own subtree.
+    Keys(Keys),
+}
+
+/// The keys of an object that a [`Projection`] keeps, indexed by length so
+/// that a key of the text is compared only with kept keys of its length.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Keys {
+    /// Lower-cased keys, each with its own subtree.
+    children: Vec<(String, Projection)>,
+    /// Bit `i` of entry `n` is set when `children[i]` is `n` bytes long,
+    /// or at least `n` bytes for the last entry. Children past the 64th
+    /// have no bit and are compared one by one.
+    by_length: [u64; LENGTH_BUCKETS],
+}
+
+/// Entries of [`Keys::by_length`]. A key of 19 bytes or more is compared
+/// with every kept key of 19 bytes or more. In the first 2,000 events of
+/// `detect_rate write 2000 30 3`, 95% of the keys are shorter.
+const LENGTH_BUCKETS: usize = 20;
+
+/// A [`Keys`] that keeps nothing, for scalars kept whole.
+static NO_KEYS: Keys = Keys {
+    children: Vec::new(),
+    by_length: [0; LENGTH_BUCKETS],
+};
+
+impl Keys {
+    /// Adds a lower-cased key that is not already there and returns its position.
+    fn push(&mut self, key: String) -> usize {
+        let index = self.children.len();
+        if index < 64 {
+            self.by_length[key.len().min(LENGTH_BUCKETS - 1)] |= 1 << index;
+        }
+        self.children.push((key, Projection::empty()));
+        index
+    }
+
+    /// Returns the position of the child whose key equals `key` without
+    /// regard to ASCII case. Keys are unique once lower-cased, so at most
+    /// one child matches.
+    #[inline(always)]
+    fn find(&self, key: &str) -> Option<usize> {
+        let mut candidates = self.by_length[key.len().min(LENGTH_BUCKETS - 1)];
+        while candidates != 0 {
+            let index = candidates.trailing_zeros() as usize;
+            if key.eq_ignore_ascii_case(&self.children[index].0) {
+                return Some(index);
+            }
+            candidates &= candidates - 1;
+        }
+        let unindexed = self.children.get(64..)?;
+        unindexed
+            .iter()
+            .position(|(name, _)| key.eq_ignore_ascii_case(name))
+            .map(|position| position + 64)
+    }
 }
 
 impl Projection {
     /// Returns a projection that keeps nothing until paths are added.
     pub fn empty() -> Projection {
-        Projection::Keys(Vec::new())
+        Projection::Keys(Keys::default())
     }
 
     /// Returns the projection that `rules` read: the fields of [`Event`]'s
@@ -74,7 +128,7 @@ impl Projection {
 
     /// Adds a path given as its keys; an empty path keeps everything.
     pub fn add<S: AsRef<str>>(&mut self, segments: &[S]) {
-        let Projection::Keys(children) = self else {
+        let Projection::Keys(keys) = self else {
             return;
         };
         let Some((first, rest)) = segments.split_first() else {
@@ -82,14 +136,11 @@ impl Projection {
             return;
         };
         let key = first.as_ref().to_ascii_lowercase();
-        let position = match children.iter().position(|(name, _)| *name == key) {
+        let position = match keys.children.iter().position(|(name, _)| *name == key) {
             Some(position) => position,
-            None => {
-                children.push((key, Projection::empty()));
-                children.len() - 1
-            }
+            None => keys.push(key),
         };
-        children[position].1.add(rest);
+        keys.children[position].1.add(rest);
     }
 
     /// Adds a dotted path such as `client.geographicalContext.country`.
@@ -267,8 +318,8 @@ impl<'a> Scanner<'a> {
             return Err(ScanError);
         }
         let first = self.peek().ok_or(ScanError)?;
-        let children = match projection {
-            Projection::Keys(children) => children.as_slice(),
+        let keys = match projection {
+            Projection::Keys(keys) => keys,
             Projection::All if matches!(first, b'{' | b'[') => {
                 let start = self.position;
                 self.skip_value(depth)?;
@@ -276,10 +327,10 @@ impl<'a> Scanner<'a> {
                     .map_err(|_| ScanError)?;
                 return Ok(());
             }
-            Projection::All => &[],
+            Projection::All => &NO_KEYS,
         };
         match first {
-            b'{' => self.object_into(children, depth, slot),
+            b'{' => self.object_into(keys, depth, slot),
             b'[' => self.array_into(projection, depth, slot),
             b'"' => self.string_into(slot),
             b't' => self.literal(b"true").map(|()| *slot = Value::Bool(true)),
@@ -293,7 +344,7 @@ impl<'a> Scanner<'a> {
     /// updated in place and those this object lacks are removed afterwards.
     fn object_into(
         &mut self,
-        children: &[(String, Projection)],
+        keys: &Keys,
         depth: usize,
         slot: &mut Value,
     ) -> Result<(), ScanError> {
@@ -334,12 +385,9 @@ impl<'a> Scanner<'a> {
                 } else {
                     &self.text[key_start..key_end]
                 };
-                let child = children
-                    .iter()
-                    .position(|(name, _)| key.eq_ignore_ascii_case(name));
-                match child {
+                match keys.find(key) {
                     Some(index) => {
-                        let child = &children[index].1;
+                        let child = &keys.children[index].1;
                         if reused {
                             // Children past the 64th are always compared.
                             let bit = 1u64.checked_shl(index as u32).unwrap_or(0);
@@ -732,6 +780,47 @@ mod tests {
             projection.parse_into(text, &mut reused).unwrap();
             assert_eq!(reused, parse(&projection, text).unwrap(), "{text}");
         }
+    }
+
+    #[test]
+    fn key_lookup_finds_every_child() {
+        // More than 64 children, of 5 to 45 bytes, so that several share
+        // a length bucket and many share the last one.
+        let names: Vec<String> = (0..80)
+            .map(|number| format!("key{}{number:02}", "x".repeat(number % 41)))
+            .collect();
+        let mut projection = Projection::empty();
+        for name in &names {
+            projection.add(&[name.as_str()]);
+        }
+        let Projection::Keys(keys) = &projection else {
+            panic!("projection keeps everything");
+        };
+
+        for (index, name) in names.iter().enumerate() {
+            assert_eq!(keys.find(name), Some(index), "{name}");
+            assert_eq!(keys.find(&name.to_ascii_uppercase()), Some(index), "{name}");
+        }
+        assert_eq!(keys.find("key"), None);
+        assert_eq!(keys.find(&format!("{}0", names[79])), None);
+        assert_eq!(keys.find(&names[79][1..]), None);
+    }
+
+    #[test]
+    fn long_and_late_keys_kept() {
+        let mut projection = Projection::empty();
+        for number in 0..70 {
+            projection.add_dotted(&format!("k{number}"));
+        }
+        projection.add_dotted("aVeryLongKeyNameOfMoreThanThirtyTwoBytes.inner");
+        let text = r#"{"K69":1,"k3":2,"x":3,"averylongkeynameofmorethanthirtytwobytes":{"inner":4,"other":5},"aVeryLongKeyNameOfMoreThanThirtyTwoBytesX":6}"#;
+
+        let value = parse(&projection, text).unwrap();
+
+        assert_eq!(
+            value,
+            json!({"K69": 1, "k3": 2, "averylongkeynameofmorethanthirtytwobytes": {"inner": 4}})
+        );
     }
 
     #[test]
