@@ -157,8 +157,20 @@ impl Event {
     /// Returns the text at a dotted path of exact keys, such as `outcome.result`.
     pub fn text(&self, path: &str) -> Option<&str> {
         let mut current = &self.value;
-        for key in path.split('.') {
-            current = current.get(key)?;
+        let mut rest = path;
+        // A byte loop finds the dots of paths this short in fewer
+        // instructions than `str::split`, whose search for each dot calls
+        // `memchr`.
+        loop {
+            let end = rest
+                .bytes()
+                .position(|byte| byte == b'.')
+                .unwrap_or(rest.len());
+            current = current.get(&rest[..end])?;
+            if end == rest.len() {
+                break;
+            }
+            rest = &rest[end + 1..];
         }
         current.as_str().filter(|text| !text.is_empty())
     }
@@ -353,4 +365,58 @@ pub fn entity_name(entity: &Value) -> Option<&str> {
         .into_iter()
         .filter_map(|key| entity.get(key).and_then(Value::as_str))
         .find(|name| !name.is_empty() && *name != "unknown")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::Event;
+
+    /// Returns the text at `path` as `str::split` on dots would walk it.
+    fn text_by_split<'a>(value: &'a Value, path: &str) -> Option<&'a str> {
+        let mut current = value;
+        for key in path.split('.') {
+            current = current.get(key)?;
+        }
+        current.as_str().filter(|text| !text.is_empty())
+    }
+
+    #[test]
+    fn text_walks_dotted_paths() {
+        let event = Event::from_value(json!({
+            "eventType": "user.session.start",
+            "a": {"b": {"c": "deep"}, "": {"d": "empty key"}, "e": ""},
+            "": "top empty key",
+            "f": "top",
+        }))
+        .unwrap();
+        let paths = [
+            "f",
+            "a.b.c",
+            "a..d",
+            "",
+            ".",
+            "a.",
+            "a.b",
+            "a.b.c.d",
+            "a.e",
+            "x",
+            "a.x.c",
+            ".a",
+            "eventType",
+        ];
+
+        for path in paths {
+            assert_eq!(
+                event.text(path),
+                text_by_split(&event.value, path),
+                "{path:?}"
+            );
+        }
+        assert_eq!(event.text("a.b.c"), Some("deep"));
+        assert_eq!(event.text("a..d"), Some("empty key"));
+        assert_eq!(event.text(""), Some("top empty key"));
+        assert_eq!(event.text("a.e"), None);
+    }
 }
