@@ -131,13 +131,14 @@ const TARGET_FIELDS: &[&str] = &[
 
 /// Returns the native rules with their default thresholds.
 pub fn native() -> Vec<Box<dyn Rule>> {
+    let [country, asn, device] = FirstSeen::sharing_baselines();
     vec![
         Box::new(FailedSignIns::default()),
         Box::new(PrivilegeGrant::default()),
         Box::new(ImpossibleTravel::default()),
-        Box::new(FirstSeen::new(Attribute::Country)),
-        Box::new(FirstSeen::new(Attribute::Asn)),
-        Box::new(FirstSeen::new(Attribute::Device)),
+        Box::new(country),
+        Box::new(asn),
+        Box::new(device),
         Box::new(MfaReset::default()),
     ]
 }
