@@ -44,6 +44,47 @@ pub(crate) struct Keys {
 /// `detect_rate write 2000 30 3`, 95% of the keys are shorter.
 const LENGTH_BUCKETS: usize = 20;
 
+/// Tells whether `key` equals `lower`, which is in ASCII lower case,
+/// without regard to ASCII case, as `eq_ignore_ascii_case` does. It folds
+/// eight bytes at a time in a `u64`, which takes fewer instructions than
+/// the byte-by-byte loop of the standard library.
+#[inline(always)]
+pub(crate) fn eq_lowercase(key: &[u8], lower: &[u8]) -> bool {
+    if key.len() != lower.len() {
+        return false;
+    }
+    let mut key_words = key.chunks_exact(8);
+    let mut lower_words = lower.chunks_exact(8);
+    for (key_word, lower_word) in (&mut key_words).zip(&mut lower_words) {
+        let key_word = u64::from_le_bytes(key_word.try_into().unwrap_or_default());
+        let lower_word = u64::from_le_bytes(lower_word.try_into().unwrap_or_default());
+        if fold_ascii_word(key_word) != lower_word {
+            return false;
+        }
+    }
+    key_words
+        .remainder()
+        .iter()
+        .zip(lower_words.remainder())
+        .all(|(key_byte, lower_byte)| key_byte.to_ascii_lowercase() == *lower_byte)
+}
+
+/// Returns `word` with each of its eight bytes in ASCII lower case.
+#[inline(always)]
+fn fold_ascii_word(word: u64) -> u64 {
+    const LOW_SEVEN: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Adding to the low seven bits of a byte never carries into the next
+    // byte. The high bit of a sum is set when the byte is at least `A`,
+    // and when it is above `Z`, respectively.
+    let low = word & LOW_SEVEN;
+    let from_a = low.wrapping_add(u64::from_ne_bytes([0x80 - b'A'; 8]));
+    let above_z = low.wrapping_add(u64::from_ne_bytes([0x7f - b'Z'; 8]));
+    // Bytes with the high bit set are not ASCII and stay as they are.
+    let upper = from_a & !above_z & !word & HIGHS;
+    word | (upper >> 2)
+}
+
 /// A [`Keys`] that keeps nothing, for scalars kept whole.
 static NO_KEYS: Keys = Keys {
     children: Vec::new(),
@@ -69,7 +110,7 @@ impl Keys {
         let mut candidates = self.by_length[key.len().min(LENGTH_BUCKETS - 1)];
         while candidates != 0 {
             let index = candidates.trailing_zeros() as usize;
-            if key.eq_ignore_ascii_case(&self.children[index].0) {
+            if eq_lowercase(key.as_bytes(), self.children[index].0.as_bytes()) {
                 return Some(index);
             }
             candidates &= candidates - 1;
@@ -705,7 +746,7 @@ fn decode_string(quoted: &str) -> Result<String, ScanError> {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::{MAX_DEPTH, Projection, ScanError, find_quote_or_backslash};
+    use super::{MAX_DEPTH, Projection, ScanError, eq_lowercase, find_quote_or_backslash};
 
     /// Returns a projection that keeps `actor.alternateId` and skips the rest.
     fn actor_only() -> Projection {
@@ -804,6 +845,35 @@ mod tests {
         assert_eq!(keys.find("key"), None);
         assert_eq!(keys.find(&format!("{}0", names[79])), None);
         assert_eq!(keys.find(&names[79][1..]), None);
+    }
+
+    #[test]
+    fn word_folding_equals_byte_folding() {
+        // Every pair of bytes, at a place in the first word, the second
+        // word and the bytes after the last whole word.
+        for length in [1, 8, 13, 16, 19] {
+            for at in [0, length / 2, length - 1] {
+                for key_byte in 0..=255u8 {
+                    for lower_byte in 0..=255u8 {
+                        let mut key = vec![b'k'; length];
+                        key[at] = key_byte;
+                        let mut lower = key.to_ascii_lowercase();
+                        lower[at] = lower_byte.to_ascii_lowercase();
+                        assert_eq!(
+                            eq_lowercase(&key, &lower),
+                            key.eq_ignore_ascii_case(&lower),
+                            "length {length}, at {at}, bytes {key_byte} and {lower_byte}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(eq_lowercase(
+            b"AuthenticationContext",
+            b"authenticationcontext"
+        ));
+        assert!(!eq_lowercase(b"eventType", b"eventtyp"));
+        assert!(!eq_lowercase(b"event_ype", b"eventtype"));
     }
 
     #[test]

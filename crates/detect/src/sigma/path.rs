@@ -8,20 +8,27 @@
 
 use serde_json::Value;
 
+use crate::projection::eq_lowercase;
+
 /// A parsed dotted field path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldPath {
     segments: Vec<String>,
+    /// `segments` in ASCII lower case.
+    lower: Vec<String>,
 }
 
 impl FieldPath {
     pub fn parse(text: &str) -> FieldPath {
-        FieldPath {
-            segments: text
-                .split('.')
-                .map(|segment| segment.trim_end_matches("[]").to_string())
-                .collect(),
-        }
+        let segments: Vec<String> = text
+            .split('.')
+            .map(|segment| segment.trim_end_matches("[]").to_string())
+            .collect();
+        let lower = segments
+            .iter()
+            .map(|segment| segment.to_ascii_lowercase())
+            .collect();
+        FieldPath { segments, lower }
     }
 
     /// Returns the keys of the path, in order.
@@ -37,7 +44,7 @@ impl FieldPath {
     /// Calls `visit` with every value the path reaches; stops early when
     /// `visit` returns true, and returns whether it did.
     pub fn any(&self, event: &Value, visit: &mut dyn FnMut(&Value) -> bool) -> bool {
-        walk(event, &self.segments, visit)
+        walk(event, &self.segments, &self.lower, visit)
     }
 
     /// Returns the first scalar the path reaches, as text.
@@ -51,18 +58,26 @@ impl FieldPath {
     }
 }
 
-fn walk(value: &Value, segments: &[String], visit: &mut dyn FnMut(&Value) -> bool) -> bool {
+/// Walks `segments`, whose lower-case forms are `lower`, from `value`.
+fn walk(
+    value: &Value,
+    segments: &[String],
+    lower: &[String],
+    visit: &mut dyn FnMut(&Value) -> bool,
+) -> bool {
     if let Value::Array(items) = value {
-        return items.iter().any(|item| walk(item, segments, visit));
+        return items.iter().any(|item| walk(item, segments, lower, visit));
     }
-    let Some((first, rest)) = segments.split_first() else {
+    let (Some((first, rest)), Some((first_lower, rest_lower))) =
+        (segments.split_first(), lower.split_first())
+    else {
         return visit(value);
     };
     let Value::Object(map) = value else {
         return false;
     };
-    match child_ignoring_case(map, first) {
-        Some(child) => walk(child, rest, visit),
+    match child_ignoring_case(map, first, first_lower) {
+        Some(child) => walk(child, rest, rest_lower, visit),
         None => false,
     }
 }
@@ -70,10 +85,12 @@ fn walk(value: &Value, segments: &[String], visit: &mut dyn FnMut(&Value) -> boo
 /// Returns the value of the key spelled exactly `name`, else of the first
 /// key, in the map's order, equal to `name` without regard to ASCII case.
 /// One pass over the keys does both, because most maps of an event are
-/// small and most keys differ from `name` in length.
+/// small and most keys differ from `name` in length. `lower` is `name` in
+/// ASCII lower case.
 fn child_ignoring_case<'a>(
     map: &'a serde_json::Map<String, Value>,
     name: &str,
+    lower: &str,
 ) -> Option<&'a Value> {
     let mut folded = None;
     for (key, child) in map {
@@ -83,7 +100,7 @@ fn child_ignoring_case<'a>(
         if key == name {
             return Some(child);
         }
-        if folded.is_none() && key.eq_ignore_ascii_case(name) {
+        if folded.is_none() && eq_lowercase(key.as_bytes(), lower.as_bytes()) {
             folded = Some(child);
         }
     }
