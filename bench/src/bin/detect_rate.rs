@@ -16,10 +16,12 @@
 //!   (a whole `serde_json::Value`), `project` (the built-in detector's own
 //!   parse only), `builtin`, `sigmahq`, `full` (the built-in pack and the
 //!   SigmaHQ rules in one detector), `fields`, which prints how many values
-//!   the full pack's parse keeps for the first event of each type, and
+//!   the full pack's parse keeps for the first event of each type,
 //!   `matches`, which prints how
 //!   many events each SigmaHQ detection matches, for comparison with
-//!   `bench/detect_sqlite.py`.
+//!   `bench/detect_sqlite.py`, and `alerts`, which prints every alert
+//!   update of the full pack as a line of JSON, to compare two builds
+//!   with `diff`.
 //!
 //! Each timed pass starts from the JSON text, as stored events are read,
 //! so parsing is part of every rate.
@@ -54,7 +56,7 @@ fn main() -> Result<()> {
     }
 }
 
-const USAGE: &str = "Usage: detect_rate generate USERS DAYS SEEDS | write USERS DAYS SEEDS JSONL|- | file JSONL [parse|project|builtin|sigmahq|full|fields|matches]...";
+const USAGE: &str = "Usage: detect_rate generate USERS DAYS SEEDS | write USERS DAYS SEEDS JSONL|- | file JSONL [parse|project|builtin|sigmahq|full|fields|matches|alerts]...";
 
 /// Returns the built-in pack with the SigmaHQ Okta rules added.
 fn full_pack() -> Result<RuleSet> {
@@ -215,6 +217,10 @@ fn run_file(path: &str, passes: &[&str]) -> Result<()> {
             }
             "matches" => {
                 print_sigmahq_matches(&events)?;
+                continue;
+            }
+            "alerts" => {
+                print_alert_updates(&events)?;
                 continue;
             }
             other => anyhow::bail!("Unknown pass `{other}`: {USAGE}"),
@@ -386,6 +392,27 @@ fn count_scalars(value: &serde_json::Value) -> usize {
         serde_json::Value::Array(items) => items.iter().map(count_scalars).sum(),
         _ => 1,
     }
+}
+
+/// Prints every alert update of the full pack, one JSON object a line, in
+/// the order the detector returns them.
+fn print_alert_updates(events: &[&str]) -> Result<()> {
+    let mut detector = full_pack()?.detector(Settings::default())?;
+    let mut output = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut event = Event::default();
+    for text in events {
+        if detector.parse_into(text, &mut event).is_err() {
+            continue;
+        }
+        for alert in detector.observe(&event) {
+            writeln!(output, "{}", serde_json::to_string(&alert)?)?;
+        }
+    }
+    for alert in detector.finish() {
+        writeln!(output, "{}", serde_json::to_string(&alert)?)?;
+    }
+    output.flush()?;
+    Ok(())
 }
 
 /// Prints how many events each SigmaHQ detection matches, before
