@@ -171,7 +171,8 @@ impl Rule for ImpossibleTravel {
             event_type,
             &["user.session.start"],
             &[
-                "client.geographicalContext.geolocation",
+                "client.geographicalContext.geolocation.lat",
+                "client.geographicalContext.geolocation.lon",
                 "client.geographicalContext.country",
             ],
         )
