@@ -571,6 +571,11 @@ fn fold(
     raised: &mut Vec<Alert>,
     alerts: &mut Vec<Alert>,
 ) {
+    // Most rules raise nothing on most events, and looking the window up
+    // hashes the rule id.
+    if raised.is_empty() {
+        return;
+    }
     let window = settings.suppression(rule, None);
     for alert in raised.drain(..) {
         alerts.push(suppressor.fold(alert, window));
