@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use crate::projection::Projection;
@@ -298,9 +298,49 @@ fn published(value: &Value) -> Option<DateTime<Utc>> {
 /// Returns a `published` value as a time, if it is a string in RFC 3339.
 fn published_time(value: &Value) -> Option<DateTime<Utc>> {
     let text = value.as_str()?;
+    if let Some(time) = okta_time(text) {
+        return Some(time);
+    }
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|time| time.with_timezone(&Utc))
+}
+
+/// Returns the time of text in the form Okta writes `published` in, such
+/// as `2026-01-31T09:00:00.123Z`, or `None` for any other text, which
+/// [`DateTime::parse_from_rfc3339`] then reads. Where both read a text,
+/// they return the same time, and this takes fewer instructions.
+fn okta_time(text: &str) -> Option<DateTime<Utc>> {
+    let bytes: &[u8; 24] = text.as_bytes().try_into().ok()?;
+    let separators = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (23, b'Z'),
+    ];
+    if separators
+        .iter()
+        .any(|&(at, separator)| bytes[at] != separator)
+    {
+        return None;
+    }
+    let number = |from: usize, to: usize| -> Option<u32> {
+        bytes[from..to].iter().try_fold(0u32, |number, &byte| {
+            byte.is_ascii_digit()
+                .then(|| number * 10 + u32::from(byte - b'0'))
+        })
+    };
+    let second = number(17, 19)?;
+    // A leap second (`60`) is left to chrono.
+    if second > 59 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(number(0, 4)? as i32, number(5, 7)?, number(8, 10)?)?;
+    let time = date.and_hms_milli_opt(number(11, 13)?, number(14, 16)?, second, number(20, 23)?)?;
+    Some(time.and_utc())
 }
 
 /// The top-level values of an event that [`Event`] copies out of it, found
@@ -372,7 +412,9 @@ pub fn entity_name(entity: &Value) -> Option<&str> {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::Event;
+    use chrono::{DateTime, Utc};
+
+    use super::{Event, okta_time};
 
     /// Returns the text at `path` as `str::split` on dots would walk it.
     fn text_by_split<'a>(value: &'a Value, path: &str) -> Option<&'a str> {
@@ -419,5 +461,57 @@ mod tests {
         assert_eq!(event.text("a..d"), Some("empty key"));
         assert_eq!(event.text(""), Some("top empty key"));
         assert_eq!(event.text("a.e"), None);
+    }
+
+    #[test]
+    fn okta_time_equals_rfc3339_parse() {
+        let mut texts = vec![
+            "2026-01-31T09:00:00.123Z".to_string(),
+            "2024-02-29T23:59:59.999Z".to_string(),
+            "2023-02-29T00:00:00.000Z".to_string(),
+            "2026-12-31T24:00:00.000Z".to_string(),
+            "2026-06-30T23:59:60.000Z".to_string(),
+            "2026-13-01T00:00:00.000Z".to_string(),
+            "2026-00-10T00:00:00.000Z".to_string(),
+            "2026-01-00T00:00:00.000Z".to_string(),
+            "2026-01-01T00:60:00.000Z".to_string(),
+            "0000-01-01T00:00:00.000Z".to_string(),
+            "2026-01-01t00:00:00.000z".to_string(),
+            "2026-01-01T00:00:00.000+00:00".to_string(),
+            "2026-01-01T00:00:00Z".to_string(),
+            "2026-01-01T00:00:00.1234Z".to_string(),
+            "2026-01-01 00:00:00.000Z".to_string(),
+            "2026-01-01T00:00:0x.000Z".to_string(),
+            "+026-01-01T00:00:00.000Z".to_string(),
+        ];
+        // Days 1 and 28 to 31 of every month of a leap year, at the first
+        // and last second of the day and at 12:30:45.
+        for month in 1..=12 {
+            for day in [1, 28, 29, 30, 31] {
+                for (hour, minute, second) in [(0, 0, 0), (23, 59, 59), (12, 30, 45)] {
+                    texts.push(format!(
+                        "2024-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{day:03}Z"
+                    ));
+                }
+            }
+        }
+
+        for text in &texts {
+            let expected = DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|time| time.with_timezone(&Utc));
+            if let Some(time) = okta_time(text) {
+                assert_eq!(Some(time), expected, "{text}");
+            }
+            let published = Event::from_value(serde_json::json!({
+                "eventType": "user.session.start",
+                "published": text,
+            }))
+            .unwrap()
+            .published;
+            assert_eq!(published, expected, "{text}");
+        }
+        assert!(okta_time("2026-01-31T09:00:00.123Z").is_some());
+        assert!(okta_time("2026-06-30T23:59:60.000Z").is_none());
     }
 }
