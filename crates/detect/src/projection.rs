@@ -566,6 +566,9 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
+    /// Reads `true`, `false` or `null`. Inlined, so that the comparison
+    /// with a word of known length needs no call to `memcmp`.
+    #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> Result<(), ScanError> {
         if !self.bytes[self.position..].starts_with(word) {
             return Err(ScanError);
