@@ -32,9 +32,12 @@ struct Open {
 #[derive(Default)]
 pub struct Suppressor {
     open: HashMap<EntityKey, Open>,
-    /// Event time of the last [`Suppressor::prune`] that removed anything
-    /// or looked.
-    pruned: Option<DateTime<Utc>>,
+    /// Event time an hour after the last [`Suppressor::prune`] that
+    /// removed anything or looked. A prune before that time does nothing.
+    /// It is `None` before the first prune, and `Some(None)` when that hour
+    /// is past the last time chrono represents. Comparing with it costs
+    /// less than subtracting times on every event.
+    next_prune: Option<Option<DateTime<Utc>>>,
 }
 
 /// How long past its window an open alert is kept: longer than any rule
@@ -48,13 +51,12 @@ impl Suppressor {
     /// before `now`, at most once an hour of event time, so memory follows
     /// recent alerts rather than every alert of a long run.
     pub fn prune(&mut self, now: DateTime<Utc>) {
-        if self
-            .pruned
-            .is_some_and(|pruned| now - pruned < Duration::hours(1))
-        {
-            return;
+        match self.next_prune {
+            Some(Some(next)) if now < next => return,
+            Some(None) => return,
+            _ => {}
         }
-        self.pruned = Some(now);
+        self.next_prune = Some(now.checked_add_signed(Duration::hours(1)));
         let horizon = Duration::days(RETENTION);
         self.open
             .retain(|_, open| now - open.last_seen <= open.window + horizon);
@@ -154,5 +156,64 @@ fn max_severity<'a>(left: &'a str, right: &'a str) -> &'a str {
         right
     } else {
         left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use idaudit_store::{Alert, AlertStatus};
+
+    use super::Suppressor;
+
+    fn alert_seen_at(time: DateTime<Utc>) -> Alert {
+        let stamp = idaudit_store::format_time(time);
+        Alert {
+            id: "a1".to_string(),
+            rule: "rule".to_string(),
+            severity: "medium".to_string(),
+            title: "Title".to_string(),
+            user: Some("jdoe@example.com".to_string()),
+            ip: None,
+            first_seen: stamp.clone(),
+            last_seen: stamp,
+            count: 1,
+            evidence: vec!["e1".to_string()],
+            details: serde_json::json!({}),
+            status: AlertStatus::Open,
+        }
+    }
+
+    #[test]
+    fn prune_runs_once_an_hour() {
+        let start = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut suppressor = Suppressor::default();
+        suppressor.prune(start);
+        // Last seen 10 days before `start`, longer ago than its window of
+        // an hour and the retention of 8 days.
+        suppressor.fold(
+            alert_seen_at(start - Duration::days(10)),
+            Duration::hours(1),
+        );
+
+        suppressor.prune(start + Duration::minutes(59));
+        assert_eq!(suppressor.open.len(), 1, "pruned within the hour");
+        suppressor.prune(start - Duration::days(1));
+        assert_eq!(suppressor.open.len(), 1, "pruned at an earlier time");
+
+        suppressor.prune(start + Duration::hours(1));
+        assert!(suppressor.open.is_empty(), "not pruned after the hour");
+    }
+
+    #[test]
+    fn prune_at_last_time_runs_once() {
+        let last = DateTime::<Utc>::MAX_UTC;
+        let mut suppressor = Suppressor::default();
+        suppressor.prune(last);
+        suppressor.fold(alert_seen_at(last - Duration::days(10)), Duration::hours(1));
+
+        suppressor.prune(last);
+
+        assert_eq!(suppressor.open.len(), 1);
     }
 }
