@@ -483,7 +483,7 @@ mod tests {
         }
     }
 
-    /// Users who stop signing in are forgotten after 90 days, so a year of    /// Users who stop signing in are forgotten after 90 days, so a year of
+    /// Users who stop signing in are forgotten after 90 days, so a year of
     /// new users keeps about one quarter of them.
     #[test]
     fn idle_users_forgotten() {
