@@ -32,7 +32,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use chrono::{Duration, TimeZone, Utc};
 use idaudit_detect::sigma::{RuleBody, parse_documents};
-use idaudit_detect::{Event, RuleSet, Settings};
+use idaudit_detect::{Event, Node, RuleSet, Settings};
 use idaudit_okta_sim::OrgSpec;
 
 fn main() -> Result<()> {
@@ -386,10 +386,10 @@ fn print_kept_fields(events: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn count_scalars(value: &serde_json::Value) -> usize {
+fn count_scalars(value: &Node) -> usize {
     match value {
-        serde_json::Value::Object(map) => map.values().map(count_scalars).sum(),
-        serde_json::Value::Array(items) => items.iter().map(count_scalars).sum(),
+        Node::Object(pairs) => pairs.iter().map(|(_, value)| count_scalars(value)).sum(),
+        Node::Array(items) => items.iter().map(count_scalars).sum(),
         _ => 1,
     }
 }

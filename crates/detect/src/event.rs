@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
+use crate::node::Node;
 use crate::projection::Projection;
 
 /// Okta's own actor for changes it makes itself, such as setting up a new org.
@@ -22,11 +23,12 @@ pub struct Event {
     pub uuid: String,
     pub published: Option<DateTime<Utc>>,
     pub event_type: String,
-    /// The whole event, as Okta sent it.
+    /// The event as Okta sent it: the whole of it, or, when a detector
+    /// parsed it, the fields its rules read.
     ///
     /// NOTE: [`Event::outcome_is`] and [`Event::actor_name`] read copies
     /// made when the event was parsed, so they do not see later changes here.
-    pub value: Value,
+    pub value: Node,
     /// Whether Okta itself acted, worked out on first use: every rule
     /// about people asks.
     system_actor: OnceLock<bool>,
@@ -107,14 +109,14 @@ impl Event {
             .map_err(|_| Unrecognised::NotJson)?;
         let top = TopLevel::find(&event.value);
         match top.event_type {
-            Some(Value::String(text)) if !text.is_empty() => {
+            Some(Node::String(text)) if !text.is_empty() => {
                 event.event_type.clear();
                 event.event_type.push_str(text);
             }
             _ => return Err(Unrecognised::NotLogEvent),
         }
         event.uuid.clear();
-        if let Some(uuid) = top.uuid.and_then(Value::as_str) {
+        if let Some(uuid) = top.uuid.and_then(Node::as_str) {
             event.uuid.push_str(uuid);
         }
         event.published = top.published.and_then(published_time);
@@ -132,16 +134,17 @@ impl Event {
 
     /// Reads the fields every rule needs from a parsed LogEvent.
     pub fn from_value(value: Value) -> Result<Event, Unrecognised> {
+        let value = Node::from(value);
         let event_type = match value.get("eventType") {
-            Some(Value::String(text)) if !text.is_empty() => text.clone(),
+            Some(Node::String(text)) if !text.is_empty() => text.clone(),
             _ => return Err(Unrecognised::NotLogEvent),
         };
         let uuid = value
             .get("uuid")
-            .and_then(Value::as_str)
+            .and_then(Node::as_str)
             .unwrap_or_default()
             .to_string();
-        let published = published(&value);
+        let published = value.get("published").and_then(published_time);
         let mut event = Event {
             uuid,
             published,
@@ -208,12 +211,12 @@ impl Event {
     }
 
     /// Returns the first target of the given type.
-    pub fn target_of_type(&self, entity_type: &str) -> Option<&Value> {
+    pub fn target_of_type(&self, entity_type: &str) -> Option<&Node> {
         self.value
             .get("target")?
             .as_array()?
             .iter()
-            .find(|target| target.get("type").and_then(Value::as_str) == Some(entity_type))
+            .find(|target| target.get("type").and_then(Node::as_str) == Some(entity_type))
     }
 
     /// Returns a `debugContext.debugData` value as text, whether Okta sent it
@@ -221,9 +224,9 @@ impl Event {
     pub fn debug_text(&self, key: &str) -> Option<String> {
         let value = self.value.get("debugContext")?.get("debugData")?.get(key)?;
         match value {
-            Value::String(text) => Some(text.clone()),
-            Value::Null => None,
-            other => Some(other.to_string()),
+            Node::String(text) => Some(text.clone()),
+            Node::Null => None,
+            other => Some(other.to_value().to_string()),
         }
     }
 
@@ -236,8 +239,8 @@ impl Event {
     pub fn asn(&self) -> Option<String> {
         let context = self.value.get("securityContext")?;
         match context.get("asNumber")? {
-            Value::Number(number) => Some(number.to_string()),
-            Value::String(text) if !text.is_empty() => Some(text.clone()),
+            Node::Number(number) => Some(number.to_string()),
+            Node::String(text) if !text.is_empty() => Some(text.clone()),
             _ => None,
         }
     }
@@ -251,8 +254,8 @@ impl Event {
             return false;
         };
         match context.get("asNumber") {
-            Some(Value::Number(number)) => write!(buffer, "{number}").is_ok(),
-            Some(Value::String(text)) if !text.is_empty() => {
+            Some(Node::Number(number)) => write!(buffer, "{number}").is_ok(),
+            Some(Node::String(text)) if !text.is_empty() => {
                 buffer.push_str(text);
                 true
             }
@@ -282,7 +285,7 @@ impl Default for Event {
             uuid: String::new(),
             published: None,
             event_type: String::new(),
-            value: Value::Null,
+            value: Node::Null,
             system_actor: OnceLock::new(),
             outcome: String::new(),
             actor: None,
@@ -290,13 +293,8 @@ impl Default for Event {
     }
 }
 
-/// Returns the `published` time of an event, if it is valid RFC 3339.
-fn published(value: &Value) -> Option<DateTime<Utc>> {
-    value.get("published").and_then(published_time)
-}
-
 /// Returns a `published` value as a time, if it is a string in RFC 3339.
-fn published_time(value: &Value) -> Option<DateTime<Utc>> {
+fn published_time(value: &Node) -> Option<DateTime<Utc>> {
     let text = value.as_str()?;
     if let Some(time) = okta_time(text) {
         return Some(time);
@@ -348,22 +346,22 @@ fn okta_time(text: &str) -> Option<DateTime<Utc>> {
 /// for each.
 #[derive(Default)]
 struct TopLevel<'a> {
-    event_type: Option<&'a Value>,
-    uuid: Option<&'a Value>,
-    published: Option<&'a Value>,
-    outcome: Option<&'a Value>,
-    actor: Option<&'a Value>,
+    event_type: Option<&'a Node>,
+    uuid: Option<&'a Node>,
+    published: Option<&'a Node>,
+    outcome: Option<&'a Node>,
+    actor: Option<&'a Node>,
 }
 
 impl<'a> TopLevel<'a> {
-    /// Finds the keys spelled exactly as Okta spells them, as `Value::get`
+    /// Finds the keys spelled exactly as Okta spells them, as `Node::get`
     /// would. A value that is not an object has none of them.
-    fn find(value: &'a Value) -> TopLevel<'a> {
+    fn find(value: &'a Node) -> TopLevel<'a> {
         let mut top = TopLevel::default();
-        let Value::Object(map) = value else {
+        let Node::Object(pairs) = value else {
             return top;
         };
-        for (key, child) in map {
+        for (key, child) in pairs {
             let slot = match key.as_str() {
                 "eventType" => &mut top.event_type,
                 "uuid" => &mut top.uuid,
@@ -385,7 +383,7 @@ fn copy_accessor_fields(top: &TopLevel<'_>, outcome: &mut String, actor: &mut Op
     if let Some(result) = top
         .outcome
         .and_then(|value| value.get("result"))
-        .and_then(Value::as_str)
+        .and_then(Node::as_str)
     {
         outcome.push_str(result);
     }
@@ -401,23 +399,23 @@ fn copy_accessor_fields(top: &TopLevel<'_>, outcome: &mut String, actor: &mut Op
 
 /// Returns the most readable name of an actor or target: the alternate id
 /// (a login), else the display name, else the id.
-pub fn entity_name(entity: &Value) -> Option<&str> {
+pub fn entity_name(entity: &Node) -> Option<&str> {
     ["alternateId", "displayName", "id"]
         .into_iter()
-        .filter_map(|key| entity.get(key).and_then(Value::as_str))
+        .filter_map(|key| entity.get(key).and_then(Node::as_str))
         .find(|name| !name.is_empty() && *name != "unknown")
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use chrono::{DateTime, Utc};
 
-    use super::{Event, okta_time};
+    use super::{Event, Node, okta_time};
 
     /// Returns the text at `path` as `str::split` on dots would walk it.
-    fn text_by_split<'a>(value: &'a Value, path: &str) -> Option<&'a str> {
+    fn text_by_split<'a>(value: &'a Node, path: &str) -> Option<&'a str> {
         let mut current = value;
         for key in path.split('.') {
             current = current.get(key)?;

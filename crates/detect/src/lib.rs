@@ -43,6 +43,7 @@
 
 pub mod delivery;
 mod event;
+mod node;
 mod projection;
 pub mod rules;
 mod ruleset;
@@ -56,6 +57,7 @@ use sha2::{Digest, Sha256};
 
 pub use delivery::{DeliveryReport, DeliveryWorker, RetryPolicy};
 pub use event::{Event, SYSTEM_ACTOR, Unrecognised, entity_name};
+pub use node::Node;
 pub use rules::Rule;
 pub use ruleset::{Detector, LoadError, RuleInfo, RuleSet, TestError, TestOutcome, test_rule};
 pub use settings::{AllowList, RuleSettings, Settings};

@@ -13,9 +13,10 @@
 //! paths fan out over arrays. The value at the end of a path is kept whole.
 
 use rustc_hash::FxHashMap;
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 
 use crate::event::{Event, Unrecognised};
+use crate::node::Node;
 use crate::rules::Rule;
 
 /// The fields to keep, as a tree of keys.
@@ -196,7 +197,7 @@ impl Projection {
     /// strings, maps and arrays are overwritten in place, so
     /// parsing one event after another into the same value allocates
     /// little. On error `target` contains part of the text and must not be read.
-    pub fn parse_into(&self, text: &str, target: &mut Value) -> Result<(), ScanError> {
+    pub fn parse_into(&self, text: &str, target: &mut Node) -> Result<(), ScanError> {
         let mut scanner = Scanner::new(text);
         scanner.skip_whitespace();
         scanner.value_into(self, 0, target)?;
@@ -298,10 +299,6 @@ pub(crate) struct ScanError;
 /// that hostile input cannot overflow the stack.
 const MAX_DEPTH: usize = 128;
 
-/// Kept keys of one object that [`Scanner::object_into`] tracks when it
-/// reuses a map; an object with more is parsed afresh.
-const MAX_TRACKED_KEYS: usize = 16;
-
 /// A single-pass JSON reader over bytes.
 ///
 /// Skipped values are checked for JSON's structure but not decoded: a
@@ -353,7 +350,7 @@ impl<'a> Scanner<'a> {
         &mut self,
         projection: &Projection,
         depth: usize,
-        slot: &mut Value,
+        slot: &mut Node,
     ) -> Result<(), ScanError> {
         if depth > MAX_DEPTH {
             return Err(ScanError);
@@ -364,8 +361,9 @@ impl<'a> Scanner<'a> {
             Projection::All if matches!(first, b'{' | b'[') => {
                 let start = self.position;
                 self.skip_value(depth)?;
-                *slot = serde_json::from_str(&self.text[start..self.position])
+                let value: Value = serde_json::from_str(&self.text[start..self.position])
                     .map_err(|_| ScanError)?;
+                *slot = Node::from(value);
                 return Ok(());
             }
             Projection::All => &NO_KEYS,
@@ -374,106 +372,96 @@ impl<'a> Scanner<'a> {
             b'{' => self.object_into(keys, depth, slot),
             b'[' => self.array_into(projection, depth, slot),
             b'"' => self.string_into(slot),
-            b't' => self.literal(b"true").map(|()| *slot = Value::Bool(true)),
-            b'f' => self.literal(b"false").map(|()| *slot = Value::Bool(false)),
-            b'n' => self.literal(b"null").map(|()| *slot = Value::Null),
-            _ => self.number().map(|number| *slot = number),
+            b't' => self.literal(b"true").map(|()| *slot = Node::Bool(true)),
+            b'f' => self.literal(b"false").map(|()| *slot = Node::Bool(false)),
+            b'n' => self.literal(b"null").map(|()| *slot = Node::Null),
+            _ => self.number().map(|number| *slot = Node::Number(number)),
         }
     }
 
-    /// Reads an object into `slot`. Keys kept from an earlier value are
+    /// Reads an object into `slot`. Pairs kept from an earlier value are
     /// updated in place and those this object lacks are removed afterwards.
-    fn object_into(
-        &mut self,
-        keys: &Keys,
-        depth: usize,
-        slot: &mut Value,
-    ) -> Result<(), ScanError> {
-        if !slot.is_object() {
-            *slot = Value::Object(Map::new());
+    fn object_into(&mut self, keys: &Keys, depth: usize, slot: &mut Node) -> Result<(), ScanError> {
+        if !matches!(slot, Node::Object(_)) {
+            *slot = Node::Object(Vec::new());
         }
-        let Value::Object(map) = slot else {
+        let Node::Object(pairs) = slot else {
             return Err(ScanError);
         };
-        let start = self.position;
-        // A map that starts empty needs no record of the keys set: every
-        // key in it at the end was set by this object.
-        let mut reused = !map.is_empty();
-        let mut kept = [(0usize, 0usize); MAX_TRACKED_KEYS];
-        let mut kept_count = 0;
-        // Bit `i` is set once a key matching `children[i]` is in `kept`, so
-        // that only a second key for the same child is compared with them.
-        let mut children_kept = 0u64;
-        'restart: loop {
-            self.position = start + 1;
+        // Bit `i` is set once `pairs[i]` holds a value of this object.
+        // Pairs past the 64th can only have been added by this object,
+        // because a longer object is cleared first.
+        if pairs.len() > 64 {
+            pairs.clear();
+        }
+        let mut set = 0u64;
+        // Events of one type list their keys in the same order, so the
+        // pair after the one set last is the likely match of the next key.
+        let mut next = 0;
+        self.position += 1;
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.position += 1;
+            pairs.clear();
+            return Ok(());
+        }
+        loop {
             self.skip_whitespace();
-            if self.peek() == Some(b'}') {
-                self.position += 1;
-                map.clear();
-                return Ok(());
+            let (key_start, key_end, escaped) = self.raw_string()?;
+            self.expect(b':')?;
+            self.skip_whitespace();
+            // Okta's keys have no escapes, so a key is decoded, and
+            // copied, only when it is kept.
+            let decoded;
+            let key = if escaped {
+                decoded = decode_string(&self.text[key_start - 1..key_end + 1])?;
+                decoded.as_str()
+            } else {
+                &self.text[key_start..key_end]
+            };
+            match keys.find(key) {
+                Some(index) => {
+                    let child = &keys.children[index].1;
+                    let position = match pairs.get(next) {
+                        Some((name, _)) if name == key => Some(next),
+                        _ => pairs.iter().position(|(name, _)| name == key),
+                    };
+                    let position = match position {
+                        Some(position) => {
+                            self.value_into(child, depth + 1, &mut pairs[position].1)?;
+                            position
+                        }
+                        None => {
+                            let mut value = Node::Null;
+                            self.value_into(child, depth + 1, &mut value)?;
+                            pairs.push((key.to_string(), value));
+                            pairs.len() - 1
+                        }
+                    };
+                    set |= 1u64.checked_shl(position as u32).unwrap_or(0);
+                    next = position + 1;
+                }
+                None => self.skip_value(depth + 1)?,
             }
-            loop {
-                self.skip_whitespace();
-                let (key_start, key_end, escaped) = self.raw_string()?;
-                self.expect(b':')?;
-                self.skip_whitespace();
-                // Okta's keys have no escapes, so a key is decoded, and
-                // copied, only when it is kept.
-                let decoded;
-                let key = if escaped {
-                    decoded = decode_string(&self.text[key_start - 1..key_end + 1])?;
-                    decoded.as_str()
-                } else {
-                    &self.text[key_start..key_end]
-                };
-                match keys.find(key) {
-                    Some(index) => {
-                        let child = &keys.children[index].1;
-                        if reused {
-                            // Children past the 64th are always compared.
-                            let bit = 1u64.checked_shl(index as u32).unwrap_or(0);
-                            let tracked = (bit == 0 || children_kept & bit != 0)
-                                && kept[..kept_count]
-                                    .iter()
-                                    .any(|&(from, to)| &self.text[from..to] == key);
-                            children_kept |= bit;
-                            if escaped || (!tracked && kept_count == MAX_TRACKED_KEYS) {
-                                // Too unusual to track: parse the object afresh.
-                                map.clear();
-                                reused = false;
-                                continue 'restart;
-                            }
-                            if !tracked {
-                                kept[kept_count] = (key_start, key_end);
-                                kept_count += 1;
-                            }
-                        }
-                        match map.get_mut(key) {
-                            Some(existing) => self.value_into(child, depth + 1, existing)?,
-                            None => {
-                                let mut value = Value::Null;
-                                self.value_into(child, depth + 1, &mut value)?;
-                                map.insert(key.to_string(), value);
-                            }
-                        }
-                    }
-                    None => self.skip_value(depth + 1)?,
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.position += 1,
+                Some(b'}') => {
+                    self.position += 1;
+                    break;
                 }
-                self.skip_whitespace();
-                match self.peek() {
-                    Some(b',') => self.position += 1,
-                    Some(b'}') => {
-                        self.position += 1;
-                        break 'restart;
-                    }
-                    _ => return Err(ScanError),
-                }
+                _ => return Err(ScanError),
             }
         }
-        if reused && map.len() > kept_count {
-            let text = self.text;
-            let kept = &kept[..kept_count];
-            map.retain(|key, _| kept.iter().any(|&(from, to)| &text[from..to] == key));
+        let tracked = pairs.len().min(64);
+        let all = u64::MAX.checked_shr(64 - tracked as u32).unwrap_or(0);
+        if set & all != all {
+            let mut position = 0;
+            pairs.retain(|_| {
+                let keep = position >= 64 || set & (1 << position) != 0;
+                position += 1;
+                keep
+            });
         }
         Ok(())
     }
@@ -483,12 +471,12 @@ impl<'a> Scanner<'a> {
         &mut self,
         projection: &Projection,
         depth: usize,
-        slot: &mut Value,
+        slot: &mut Node,
     ) -> Result<(), ScanError> {
-        if !slot.is_array() {
-            *slot = Value::Array(Vec::new());
+        if !matches!(slot, Node::Array(_)) {
+            *slot = Node::Array(Vec::new());
         }
-        let Value::Array(items) = slot else {
+        let Node::Array(items) = slot else {
             return Err(ScanError);
         };
         self.position += 1;
@@ -504,7 +492,7 @@ impl<'a> Scanner<'a> {
             match items.get_mut(count) {
                 Some(item) => self.value_into(projection, depth + 1, item)?,
                 None => {
-                    let mut item = Value::Null;
+                    let mut item = Node::Null;
                     self.value_into(projection, depth + 1, &mut item)?;
                     items.push(item);
                 }
@@ -549,19 +537,19 @@ impl<'a> Scanner<'a> {
     }
 
     /// Reads a string into `slot`, reusing the string already in `slot`, if any.
-    fn string_into(&mut self, slot: &mut Value) -> Result<(), ScanError> {
+    fn string_into(&mut self, slot: &mut Node) -> Result<(), ScanError> {
         let (start, end, escaped) = self.raw_string()?;
         if escaped {
-            *slot = Value::String(decode_string(&self.text[start - 1..end + 1])?);
+            *slot = Node::String(decode_string(&self.text[start - 1..end + 1])?);
             return Ok(());
         }
         let text = &self.text[start..end];
         match slot {
-            Value::String(existing) => {
+            Node::String(existing) => {
                 existing.clear();
                 existing.push_str(text);
             }
-            other => *other = Value::String(text.to_string()),
+            other => *other = Node::String(text.to_string()),
         }
         Ok(())
     }
@@ -589,15 +577,13 @@ impl<'a> Scanner<'a> {
     }
 
     #[inline(never)]
-    fn number(&mut self) -> Result<Value, ScanError> {
+    fn number(&mut self) -> Result<Number, ScanError> {
         let start = self.number_end()?;
         let text = &self.text[start..self.position];
         if let Some(number) = short_number(text) {
-            return Ok(Value::Number(number));
+            return Ok(number);
         }
-        serde_json::from_str::<Number>(text)
-            .map(Value::Number)
-            .map_err(|_| ScanError)
+        serde_json::from_str::<Number>(text).map_err(|_| ScanError)
     }
 
     /// Skips one value, checking its grammar.
@@ -815,7 +801,7 @@ mod tests {
     use serde_json::Number;
 
     use super::{
-        MAX_DEPTH, Projection, ScanError, eq_lowercase, find_quote_or_backslash, short_number,
+        MAX_DEPTH, Node, Projection, ScanError, eq_lowercase, find_quote_or_backslash, short_number,
     };
 
     /// Returns a projection that keeps `actor.alternateId` and skips the rest.
@@ -826,8 +812,10 @@ mod tests {
     }
 
     fn parse(projection: &Projection, text: &str) -> Result<Value, ScanError> {
-        let mut value = Value::Null;
-        projection.parse_into(text, &mut value).map(|()| value)
+        let mut node = Node::Null;
+        projection
+            .parse_into(text, &mut node)
+            .map(|()| node.to_value())
     }
 
     #[test]
@@ -886,10 +874,14 @@ mod tests {
             r#"{"uuid":"7","actor":{"id":{"nested":true},"alternateId":["k"]}}"#,
             r#"{"uuid":"8","actor":{"id":"l","alternateId":"m"}}"#,
         ];
-        let mut reused = Value::Null;
+        let mut reused = Node::Null;
         for text in texts {
             projection.parse_into(text, &mut reused).unwrap();
-            assert_eq!(reused, parse(&projection, text).unwrap(), "{text}");
+            assert_eq!(
+                reused.to_value(),
+                parse(&projection, text).unwrap(),
+                "{text}"
+            );
         }
     }
 
@@ -915,6 +907,40 @@ mod tests {
         assert_eq!(keys.find("key"), None);
         assert_eq!(keys.find(&format!("{}0", names[79])), None);
         assert_eq!(keys.find(&names[79][1..]), None);
+    }
+
+    #[test]
+    fn reused_wide_object_equals_fresh_parse() {
+        // 70 kept keys, so that some pairs sit past the 64 that a reused
+        // object tracks, in orders and subsets that change between events.
+        let names: Vec<String> = (0..70).map(|number| format!("k{number}")).collect();
+        let mut projection = Projection::empty();
+        for name in &names {
+            projection.add(&["wide", name.as_str()]);
+        }
+        let object = |keys: &mut dyn Iterator<Item = &String>| {
+            let pairs: Vec<String> = keys.map(|key| format!(r#""{key}":"{key}""#)).collect();
+            format!(r#"{{"wide":{{{}}}}}"#, pairs.join(","))
+        };
+        let texts = [
+            object(&mut names.iter()),
+            object(&mut names.iter().rev()),
+            object(&mut names.iter().step_by(3)),
+            object(&mut names.iter().skip(60)),
+            object(&mut names.iter().chain(names.iter().take(5))),
+            object(&mut names.iter().take(64)),
+            object(&mut names.iter().rev().take(66)),
+        ];
+
+        let mut reused = Node::Null;
+        for text in &texts {
+            projection.parse_into(text, &mut reused).unwrap();
+            assert_eq!(
+                reused.to_value(),
+                parse(&projection, text).unwrap(),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -1,11 +1,10 @@
 //! The `detection` section of a Sigma rule: named selections and the
 //! condition that combines them.
 
-use serde_json::Value;
-
 use super::condition::{Condition, ConditionError};
 use super::matcher::{FieldMatcher, MatcherError};
 use super::path::{FieldPath, scalar_text};
+use crate::node::Node;
 
 /// Failure to compile a `detection` section. The caller adds the place.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +76,7 @@ impl Detection {
         })
     }
 
-    pub fn matches(&self, event: &Value) -> bool {
+    pub fn matches(&self, event: &Node) -> bool {
         self.condition
             .evaluate(&mut |index| self.selections[index].matches(event))
     }
@@ -190,7 +189,7 @@ fn compile_group(name: &str, map: &yaml_serde::Mapping) -> Result<FieldGroup, De
 }
 
 impl Selection {
-    fn matches(&self, event: &Value) -> bool {
+    fn matches(&self, event: &Node) -> bool {
         match self {
             Selection::Groups(groups) => groups
                 .iter()
@@ -214,10 +213,10 @@ impl Selection {
     }
 }
 
-fn any_string(value: &Value, visit: &mut dyn FnMut(&str) -> bool) -> bool {
+fn any_string(value: &Node, visit: &mut dyn FnMut(&str) -> bool) -> bool {
     match value {
-        Value::Array(items) => items.iter().any(|item| any_string(item, visit)),
-        Value::Object(map) => map.values().any(|item| any_string(item, visit)),
+        Node::Array(items) => items.iter().any(|item| any_string(item, visit)),
+        Node::Object(pairs) => pairs.iter().any(|(_, item)| any_string(item, visit)),
         other => scalar_text(other).is_some_and(|text| visit(&text)),
     }
 }

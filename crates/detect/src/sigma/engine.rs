@@ -20,6 +20,7 @@ use super::detection::Detection;
 use super::path::{FieldPath, scalar_text};
 use super::{RuleBody, RuleMeta, SigmaRule};
 use crate::event::Event;
+use crate::node::Node;
 use crate::settings::Settings;
 use crate::suppress::Suppressor;
 use crate::{LoadError, alert_id};
@@ -409,7 +410,7 @@ fn entities(meta: &RuleMeta, event: &Event) -> (Option<String>, Option<String>) 
 
 /// Appends the first scalar `field` reaches in `event`, as text. Returns
 /// false when `field` reaches no scalar.
-fn push_first_text(field: &FieldPath, event: &Value, buffer: &mut String) -> bool {
+fn push_first_text(field: &FieldPath, event: &Node, buffer: &mut String) -> bool {
     field.any(event, &mut |value| match scalar_text(value) {
         Some(text) => {
             buffer.push_str(&text);

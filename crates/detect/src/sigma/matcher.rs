@@ -9,11 +9,10 @@
 
 use std::net::IpAddr;
 
+use super::path::{FieldPath, scalar_text};
+use crate::node::Node;
 use ipnet::IpNet;
 use regex::{Regex, RegexBuilder};
-use serde_json::Value;
-
-use super::path::{FieldPath, scalar_text};
 
 /// A field condition that could not be compiled; the caller adds the place.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +130,7 @@ impl FieldMatcher {
             .collect()
     }
 
-    pub fn matches(&self, event: &Value) -> bool {
+    pub fn matches(&self, event: &Node) -> bool {
         if self.all {
             return self
                 .patterns
@@ -153,7 +152,7 @@ impl FieldMatcher {
             .any(|pattern| self.pattern_matches(pattern, event))
     }
 
-    fn pattern_matches(&self, pattern: &Pattern, event: &Value) -> bool {
+    fn pattern_matches(&self, pattern: &Pattern, event: &Node) -> bool {
         match pattern {
             Pattern::Null => !self.path.any(event, &mut |value| !value.is_null()),
             Pattern::Exists(expected) => self.path.any(event, &mut |_| true) == *expected,
@@ -243,12 +242,12 @@ fn build_regex(pattern: &str, flags: &str, ignore_case: bool) -> Result<Pattern,
         })
 }
 
-fn leaf_matches(pattern: &Pattern, value: &Value, cased: bool) -> bool {
+fn leaf_matches(pattern: &Pattern, value: &Node, cased: bool) -> bool {
     match pattern {
         Pattern::Number(comparison, limit) => {
             let number = match value {
-                Value::Number(number) => number.as_f64(),
-                Value::String(text) => text.parse::<f64>().ok(),
+                Node::Number(number) => number.as_f64(),
+                Node::String(text) => text.parse::<f64>().ok(),
                 _ => None,
             };
             number.is_some_and(|number| compare(*comparison, number, *limit))

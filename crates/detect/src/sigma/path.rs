@@ -6,8 +6,7 @@
 //! sends camelCase. Arrays fan out: `target.type` (or `target[].type`) reads
 //! the `type` of every target.
 
-use serde_json::Value;
-
+use crate::node::Node;
 use crate::projection::eq_lowercase;
 
 /// A parsed dotted field path.
@@ -43,12 +42,12 @@ impl FieldPath {
 
     /// Calls `visit` with every value the path reaches; stops early when
     /// `visit` returns true, and returns whether it did.
-    pub fn any(&self, event: &Value, visit: &mut dyn FnMut(&Value) -> bool) -> bool {
+    pub fn any(&self, event: &Node, visit: &mut dyn FnMut(&Node) -> bool) -> bool {
         walk(event, &self.segments, &self.lower, visit)
     }
 
     /// Returns the first scalar the path reaches, as text.
-    pub fn first_text(&self, event: &Value) -> Option<String> {
+    pub fn first_text(&self, event: &Node) -> Option<String> {
         let mut found = None;
         self.any(event, &mut |value| {
             found = scalar_text(value).map(|text| text.into_owned());
@@ -60,12 +59,12 @@ impl FieldPath {
 
 /// Walks `segments`, whose lower-case forms are `lower`, from `value`.
 fn walk(
-    value: &Value,
+    value: &Node,
     segments: &[String],
     lower: &[String],
-    visit: &mut dyn FnMut(&Value) -> bool,
+    visit: &mut dyn FnMut(&Node) -> bool,
 ) -> bool {
-    if let Value::Array(items) = value {
+    if let Node::Array(items) = value {
         return items.iter().any(|item| walk(item, segments, lower, visit));
     }
     let (Some((first, rest)), Some((first_lower, rest_lower))) =
@@ -73,51 +72,84 @@ fn walk(
     else {
         return visit(value);
     };
-    let Value::Object(map) = value else {
+    let Node::Object(pairs) = value else {
         return false;
     };
-    match child_ignoring_case(map, first, first_lower) {
+    match child_ignoring_case(pairs, first, first_lower) {
         Some(child) => walk(child, rest, rest_lower, visit),
         None => false,
     }
 }
 
-/// Returns the value of the key spelled exactly `name`, else of the first
-/// key, in the map's order, equal to `name` without regard to ASCII case.
-/// One pass over the keys does both, because most maps of an event are
-/// small and most keys differ from `name` in length. `lower` is `name` in
-/// ASCII lower case.
+/// Returns the value of the key spelled exactly `name`, else of the key
+/// that comes first in byte order among those equal to `name` without
+/// regard to ASCII case, so that the result does not depend on the order
+/// of the object's pairs. One pass over the keys does both, because most
+/// objects of an event are small and most keys differ from `name` in
+/// length. `lower` is `name` in ASCII lower case.
 fn child_ignoring_case<'a>(
-    map: &'a serde_json::Map<String, Value>,
+    pairs: &'a [(String, Node)],
     name: &str,
     lower: &str,
-) -> Option<&'a Value> {
-    let mut folded = None;
-    for (key, child) in map {
+) -> Option<&'a Node> {
+    let mut folded: Option<(&str, &Node)> = None;
+    for (key, child) in pairs {
         if key.len() != name.len() {
             continue;
         }
         if key == name {
             return Some(child);
         }
-        if folded.is_none() && eq_lowercase(key.as_bytes(), lower.as_bytes()) {
-            folded = Some(child);
+        if folded.is_none_or(|(first, _)| key.as_str() < first)
+            && eq_lowercase(key.as_bytes(), lower.as_bytes())
+        {
+            folded = Some((key, child));
         }
     }
-    folded
+    folded.map(|(_, child)| child)
 }
 
 /// Returns a scalar as text: strings as they are, numbers and booleans in
 /// their JSON spelling. `null`, arrays and objects have no text.
-pub fn scalar_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
+pub fn scalar_text(value: &Node) -> Option<std::borrow::Cow<'_, str>> {
     match value {
-        Value::String(text) => Some(std::borrow::Cow::Borrowed(text)),
-        Value::Number(number) => Some(std::borrow::Cow::Owned(number.to_string())),
-        Value::Bool(flag) => Some(std::borrow::Cow::Borrowed(if *flag {
+        Node::String(text) => Some(std::borrow::Cow::Borrowed(text)),
+        Node::Number(number) => Some(std::borrow::Cow::Owned(number.to_string())),
+        Node::Bool(flag) => Some(std::borrow::Cow::Borrowed(if *flag {
             "true"
         } else {
             "false"
         })),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FieldPath;
+    use crate::node::Node;
+
+    fn object(pairs: &[(&str, &str)]) -> Node {
+        Node::Object(
+            pairs
+                .iter()
+                .map(|(key, value)| (key.to_string(), Node::String(value.to_string())))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn case_variants_read_independent_of_order() {
+        let forward = object(&[("EventType", "camel"), ("EVENTTYPE", "upper")]);
+        let backward = object(&[("EVENTTYPE", "upper"), ("EventType", "camel")]);
+
+        for event in [&forward, &backward] {
+            // No key is spelled `eventtype`, so the first in byte order wins.
+            let folded = FieldPath::parse("eventtype").first_text(event);
+            assert_eq!(folded.as_deref(), Some("upper"));
+
+            let exact = FieldPath::parse("EventType").first_text(event);
+            assert_eq!(exact.as_deref(), Some("camel"));
+        }
     }
 }
