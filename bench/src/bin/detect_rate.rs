@@ -5,11 +5,13 @@
 //!
 //! Run: `cargo run --release -p idaudit-bench --bin detect_rate -- MODE ...`
 //!
-//! - `generate USERS DAYS SEEDS` generates SEEDS orgs of USERS users and
-//!   DAYS days of System Log, one at a time and laid end to end in time,
-//!   and streams each through one built-in-pack detector, one SigmaHQ
-//!   detector and one full-pack detector, printing the three rates and the
-//!   process's resident memory.
+//! - `generate USERS DAYS SEEDS [scattered]` generates SEEDS orgs of USERS
+//!   users and DAYS days of System Log, one at a time and laid end to end
+//!   in time, and streams each through one built-in-pack detector, one
+//!   SigmaHQ detector and one full-pack detector, printing the three rates
+//!   and the process's resident memory. The events' text sits end to end in
+//!   one buffer (see `Layout`); with `scattered`, each event
+//!   is a separate heap string, read in an order unrelated to its address.
 //! - `write USERS DAYS SEEDS JSONL` writes the same events, one per line,
 //!   to a file or to stdout for `-`, for `bench/detect_sqlite.py`.
 //! - `file JSONL [PASS]...` times passes over a file's events: `parse`
@@ -40,7 +42,12 @@ fn main() -> Result<()> {
     match arguments.first().map(String::as_str) {
         Some("generate") => {
             let (users, days, seeds) = org_arguments(&arguments[1..])?;
-            run_streaming(users, days, seeds)
+            let layout = match arguments.get(4).map(String::as_str) {
+                None => Layout::EndToEnd,
+                Some("scattered") => Layout::Scattered,
+                Some(_) => anyhow::bail!(USAGE),
+            };
+            run_streaming(users, days, seeds, layout)
         }
         Some("write") => {
             let (users, days, seeds) = org_arguments(&arguments[1..])?;
@@ -56,7 +63,7 @@ fn main() -> Result<()> {
     }
 }
 
-const USAGE: &str = "Usage: detect_rate generate USERS DAYS SEEDS | write USERS DAYS SEEDS JSONL|- | file JSONL [parse|project|builtin|sigmahq|full|fields|matches|alerts]...";
+const USAGE: &str = "Usage: detect_rate generate USERS DAYS SEEDS [scattered] | write USERS DAYS SEEDS JSONL|- | file JSONL [parse|project|builtin|sigmahq|full|fields|matches|alerts]...";
 
 /// Returns the built-in pack with the SigmaHQ Okta rules added.
 fn full_pack() -> Result<RuleSet> {
@@ -111,11 +118,24 @@ fn first_end() -> chrono::DateTime<Utc> {
         .unwrap_or_default()
 }
 
+/// Memory layout of an org's event text while the detectors read it.
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    /// One buffer with the events end to end in `published` order. The
+    /// text that `idaudit detect` parses was just copied out of SQLite,
+    /// and `logs follow` parses a page whose texts were allocated in turn.
+    EndToEnd,
+    /// A heap string per event, allocated in the simulator's order and
+    /// read in `published` order, so that each event starts at an
+    /// unrelated address.
+    Scattered,
+}
+
 /// Generates one org at a time and runs the built-in pack, the SigmaHQ
 /// rules and the full pack over each in turn, with one detector of each for all
 /// of them, timing only parsing and detection. Prints the resident memory
 /// every tenth org and the peak at the end.
-fn run_streaming(users: usize, days: u32, seeds: usize) -> Result<()> {
+fn run_streaming(users: usize, days: u32, seeds: usize, layout: Layout) -> Result<()> {
     let mut passes = [
         (
             "builtin",
@@ -135,7 +155,31 @@ fn run_streaming(users: usize, days: u32, seeds: usize) -> Result<()> {
     let mut recent_cpu = [0f64; 3];
     let mut recent_events = 0;
     for seed in 0..seeds {
-        let batch = generate(users, days, 1, seed);
+        let generated = generate(users, days, 1, seed);
+        let lengths: Vec<usize> = generated.iter().map(String::len).collect();
+        let (owned, joined) = match layout {
+            Layout::EndToEnd => {
+                // Each string is freed once copied, so that memory contains
+                // the org's text about once in either layout.
+                let mut joined = String::with_capacity(lengths.iter().sum());
+                for text in generated {
+                    joined.push_str(&text);
+                }
+                (Vec::new(), joined)
+            }
+            Layout::Scattered => (generated, String::new()),
+        };
+        let batch: Vec<&str> = match layout {
+            Layout::EndToEnd => lengths
+                .iter()
+                .scan(0, |start, length| {
+                    let text = &joined[*start..*start + length];
+                    *start += length;
+                    Some(text)
+                })
+                .collect(),
+            Layout::Scattered => owned.iter().map(String::as_str).collect(),
+        };
         for (index, (_, detector)) in passes.iter_mut().enumerate() {
             let clock = Clock::start();
             let mut event = Event::default();
