@@ -37,6 +37,13 @@ pub struct Event {
     outcome: String,
     /// The actor's most readable name, read from `value` once per event.
     actor: Option<String>,
+    /// The position of the projection that `value` was last parsed with,
+    /// if a projection parsed it.
+    shape: Option<usize>,
+    /// The value last parsed with each other projection, by position, so
+    /// that parsing an event like one of the same type before overwrites
+    /// values in place instead of removing and adding fields.
+    spares: Vec<Node>,
 }
 
 /// Reason a stored record is not an event rules can read.
@@ -99,11 +106,15 @@ impl Event {
     /// Parses a stored LogEvent into `event`, keeping only the fields in
     /// `projection` and reusing the allocations of the event parsed before.
     /// On error `event` must not be read.
+    /// `shape` is the projection's position among those parsing into
+    /// `event`, for [`Event::take_shape`].
     pub(crate) fn parse_projected_into(
         raw: &str,
         projection: &Projection,
+        shape: usize,
         event: &mut Event,
     ) -> Result<(), Unrecognised> {
+        event.take_shape(shape);
         projection
             .parse_into(raw, &mut event.value)
             .map_err(|_| Unrecognised::NotJson)?;
@@ -123,6 +134,24 @@ impl Event {
         event.system_actor = OnceLock::new();
         copy_accessor_fields(&top, &mut event.outcome, &mut event.actor);
         Ok(())
+    }
+
+    /// Puts the value last parsed with projection `shape` in `value`, and
+    /// keeps the current one as the spare of its own projection.
+    fn take_shape(&mut self, shape: usize) {
+        if self.shape == Some(shape) {
+            return;
+        }
+        let needed = shape.max(self.shape.unwrap_or(0)) + 1;
+        if self.spares.len() < needed {
+            self.spares.resize_with(needed, Node::default);
+        }
+        // The slot of the projection in use holds nothing of value.
+        if let Some(current) = self.shape {
+            std::mem::swap(&mut self.value, &mut self.spares[current]);
+        }
+        std::mem::swap(&mut self.value, &mut self.spares[shape]);
+        self.shape = Some(shape);
     }
 
     /// Copies the fields that rules read most often out of `value`,
@@ -153,6 +182,8 @@ impl Event {
             system_actor: OnceLock::new(),
             outcome: String::new(),
             actor: None,
+            shape: None,
+            spares: Vec::new(),
         };
         event.read_accessor_fields();
         Ok(event)
@@ -289,6 +320,8 @@ impl Default for Event {
             system_actor: OnceLock::new(),
             outcome: String::new(),
             actor: None,
+            shape: None,
+            spares: Vec::new(),
         }
     }
 }

@@ -218,7 +218,8 @@ impl Projection {
 /// for the event's own type read saves most of the values a single
 /// projection for every rule would build.
 pub(crate) struct Projections {
-    by_type: FxHashMap<String, Projection>,
+    /// Each with its position among the projections, from 2 on.
+    by_type: FxHashMap<String, (usize, Projection)>,
     other: Projection,
     union: Projection,
     finder: memchr::memmem::Finder<'static>,
@@ -234,9 +235,10 @@ impl Projections {
         types.dedup();
         let by_type = types
             .into_iter()
-            .map(|event_type| {
+            .enumerate()
+            .map(|(position, event_type)| {
                 let projection = Projection::for_event_type(rules, Some(&event_type));
-                (event_type, projection)
+                (event_type, (position + FIRST_BY_TYPE, projection))
             })
             .collect();
         let mut union = Projection::for_rules(rules);
@@ -262,20 +264,20 @@ impl Projections {
     /// reusing the allocations of the event parsed into it before.
     pub fn parse_into(&self, raw: &str, event: &mut Event) -> Result<(), Unrecognised> {
         let Some(guess) = self.event_type_guess(raw) else {
-            return Event::parse_projected_into(raw, &self.union, event);
+            return Event::parse_projected_into(raw, &self.union, UNION, event);
         };
-        let projection = match self.by_type.get(guess) {
-            Some(projection) => projection,
+        let (shape, projection) = match self.by_type.get(guess) {
+            Some((shape, projection)) => (*shape, projection),
             // Rules index event types in lower case.
-            None if guess.bytes().any(|byte| byte.is_ascii_uppercase()) => &self.union,
-            None => &self.other,
+            None if guess.bytes().any(|byte| byte.is_ascii_uppercase()) => (UNION, &self.union),
+            None => (OTHER, &self.other),
         };
-        Event::parse_projected_into(raw, projection, event)?;
+        Event::parse_projected_into(raw, projection, shape, event)?;
         if event.event_type == guess {
             return Ok(());
         }
         // The key found was not the top-level one, or the type has escapes.
-        Event::parse_projected_into(raw, &self.union, event)
+        Event::parse_projected_into(raw, &self.union, UNION, event)
     }
 
     /// Returns the text after the first `"eventType":"`, up to the next
@@ -289,6 +291,12 @@ impl Projections {
 }
 
 const EVENT_TYPE_KEY: &[u8] = b"\"eventType\":\"";
+
+/// Positions of [`Projections::other`] and [`Projections::union`]; those of
+/// the projections by type start at [`FIRST_BY_TYPE`].
+const OTHER: usize = 0;
+const UNION: usize = 1;
+const FIRST_BY_TYPE: usize = 2;
 
 /// Text that is not valid JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
