@@ -19,7 +19,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+use smallvec::SmallVec;
 use yaml_serde::{Mapping, Value};
 
 use super::parse::parse_timespan;
@@ -407,7 +408,8 @@ struct Group {
     /// Matches in the window per distinct `value_count` value, by name id.
     values: FxHashMap<u32, u32>,
     /// Matches in the window per position in `rules`, for `temporal`.
-    rules: Vec<u32>,
+    /// Correlations name a few rules, so the counts fit inline.
+    rules: SmallVec<[u32; 4]>,
     /// Boxed, because most groups never start a burst and a stream can
     /// hold one group per recent session or sign-in.
     burst: Option<Box<Burst>>,
@@ -507,7 +509,7 @@ impl Group {
 #[derive(Default)]
 pub struct CorrelationState {
     /// Groups by their `group-by` values joined with [`KEY_SEPARATOR`].
-    groups: FxHashMap<Box<str>, Group>,
+    groups: hashbrown::HashMap<String, Group, FxBuildHasher>,
     /// The texts the held matches refer to.
     names: Names,
     /// When stale groups were last removed.
@@ -551,10 +553,6 @@ impl CorrelationState {
                 keep_newest = false;
             }
         }
-        // Looking the group up by reference first copies the key only for a new group.
-        if !self.groups.contains_key(key) {
-            self.groups.insert(key.into(), Group::default());
-        }
         let names = &mut self.names;
         let uuid = uuid_bytes(entities.uuid);
         let hit = Hit {
@@ -569,7 +567,8 @@ impl CorrelationState {
                 None => names.acquire(Some(entities.uuid)),
             },
         };
-        let group = self.groups.get_mut(key)?;
+        // One lookup by reference, which copies the key only for a new group.
+        let group = self.groups.entry_ref(key).or_default();
         group.push(hit);
         group.expire(to_micros(time), timespan_micros(spec), names);
         if group
