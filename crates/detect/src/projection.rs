@@ -107,11 +107,11 @@ impl Keys {
     /// regard to ASCII case. Keys are unique once lower-cased, so at most
     /// one child matches.
     #[inline(always)]
-    fn find(&self, key: &str) -> Option<usize> {
+    fn find(&self, key: &[u8]) -> Option<usize> {
         let mut candidates = self.by_length[key.len().min(LENGTH_BUCKETS - 1)];
         while candidates != 0 {
             let index = candidates.trailing_zeros() as usize;
-            if eq_lowercase(key.as_bytes(), self.children[index].0.as_bytes()) {
+            if eq_lowercase(key, self.children[index].0.as_bytes()) {
                 return Some(index);
             }
             candidates &= candidates - 1;
@@ -119,7 +119,7 @@ impl Keys {
         let unindexed = self.children.get(64..)?;
         unindexed
             .iter()
-            .position(|(name, _)| key.eq_ignore_ascii_case(name))
+            .position(|(name, _)| key.eq_ignore_ascii_case(name.as_bytes()))
             .map(|position| position + 64)
     }
 }
@@ -426,19 +426,21 @@ impl<'a> Scanner<'a> {
             self.skip_whitespace();
             // Okta's keys have no escapes, so a key is decoded, and
             // copied, only when it is kept.
+            // Bytes, not `str`: slicing a `str` checks character
+            // boundaries, which quotes found by the scan always are.
             let decoded;
             let key = if escaped {
                 decoded = decode_string(&self.text[key_start - 1..key_end + 1])?;
-                decoded.as_str()
+                decoded.as_bytes()
             } else {
-                &self.text[key_start..key_end]
+                &self.bytes[key_start..key_end]
             };
             match keys.find(key) {
                 Some(index) => {
                     let child = &keys.children[index].1;
                     let position = match pairs.get(next) {
-                        Some((name, _)) if name == key => Some(next),
-                        _ => pairs.iter().position(|(name, _)| name == key),
+                        Some((name, _)) if name.as_bytes() == key => Some(next),
+                        _ => pairs.iter().position(|(name, _)| name.as_bytes() == key),
                     };
                     let position = match position {
                         Some(position) => {
@@ -448,6 +450,8 @@ impl<'a> Scanner<'a> {
                         None => {
                             let mut value = Node::Null;
                             self.value_into(child, depth + 1, &mut value)?;
+                            // Valid, as a slice of text between quotes.
+                            let key = std::str::from_utf8(key).map_err(|_| ScanError)?;
                             pairs.push((key.to_string(), value));
                             pairs.len() - 1
                         }
@@ -915,12 +919,16 @@ mod tests {
         };
 
         for (index, name) in names.iter().enumerate() {
-            assert_eq!(keys.find(name), Some(index), "{name}");
-            assert_eq!(keys.find(&name.to_ascii_uppercase()), Some(index), "{name}");
+            assert_eq!(keys.find(name.as_bytes()), Some(index), "{name}");
+            assert_eq!(
+                keys.find(name.to_ascii_uppercase().as_bytes()),
+                Some(index),
+                "{name}"
+            );
         }
-        assert_eq!(keys.find("key"), None);
-        assert_eq!(keys.find(&format!("{}0", names[79])), None);
-        assert_eq!(keys.find(&names[79][1..]), None);
+        assert_eq!(keys.find(b"key"), None);
+        assert_eq!(keys.find(format!("{}0", names[79]).as_bytes()), None);
+        assert_eq!(keys.find(&names[79].as_bytes()[1..]), None);
     }
 
     #[test]
