@@ -483,7 +483,7 @@ fn print_sigmahq_matches(events: &[&str]) -> Result<()> {
         };
         for (rule, count) in rules.iter().zip(&mut counts) {
             if let RuleBody::Detection(detection) = &rule.body
-                && detection.matches(&event.value)
+                && detection.matches(&event)
             {
                 *count += 1;
             }

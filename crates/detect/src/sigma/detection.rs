@@ -4,6 +4,7 @@
 use super::condition::{Condition, ConditionError};
 use super::matcher::{FieldMatcher, MatcherError};
 use super::path::{FieldPath, scalar_text};
+use crate::event::Event;
 use crate::node::Node;
 
 /// Failure to compile a `detection` section. The caller adds the place.
@@ -76,7 +77,7 @@ impl Detection {
         })
     }
 
-    pub fn matches(&self, event: &Node) -> bool {
+    pub fn matches(&self, event: &Event) -> bool {
         self.condition
             .evaluate(&mut |index| self.selections[index].matches(event))
     }
@@ -189,12 +190,12 @@ fn compile_group(name: &str, map: &yaml_serde::Mapping) -> Result<FieldGroup, De
 }
 
 impl Selection {
-    fn matches(&self, event: &Node) -> bool {
+    fn matches(&self, event: &Event) -> bool {
         match self {
             Selection::Groups(groups) => groups
                 .iter()
                 .any(|group| group.0.iter().all(|matcher| matcher.matches(event))),
-            Selection::Keywords(words) => any_string(event, &mut |text| {
+            Selection::Keywords(words) => any_string(&event.value, &mut |text| {
                 let lower = text.to_lowercase();
                 words.iter().any(|word| lower.contains(word.as_str()))
             }),

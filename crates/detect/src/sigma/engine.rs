@@ -288,7 +288,7 @@ impl SigmaEngine {
                 Some(unindexed) => self.unindexed[unindexed],
             };
             let rule = &self.detections[index];
-            if !rule.detection.matches(&event.value) {
+            if !rule.detection.matches(event) {
                 continue;
             }
             if self.settings.skips(&rule.meta.id, rule.meta.people, event) {

@@ -6,13 +6,24 @@
 //! escaped with `\`. A list of values matches when any value matches, or
 //! every value with the `all` modifier. A field that reaches several values
 //! (an array) matches when any of them does.
+//!
+//! A path that is the single key `eventType`, in any case, reads
+//! [`Event::event_type`] without walking the event. That is the top-level
+//! key spelled exactly `eventType`, Okta's own key, by which the event is
+//! recognised. An event may also have a key that differs from it only in
+//! case, such as `eventtype`, and an `eventType` condition never reads it.
+//! NOTE: A walk of the event, as for other paths, reads the key spelled as
+//! the rule spells it, else the first key equal in any case. Rules matched
+//! such an event through that key while `eventType` was walked too.
 
 use std::net::IpAddr;
 
-use super::path::{FieldPath, scalar_text};
-use crate::node::Node;
 use ipnet::IpNet;
 use regex::{Regex, RegexBuilder};
+
+use super::path::{FieldPath, scalar_text};
+use crate::event::Event;
+use crate::node::Node;
 
 /// A field condition that could not be compiled; the caller adds the place.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +83,9 @@ pub struct FieldMatcher {
     /// Whether every pattern tests one value at a time, unlike `null`
     /// and `exists`, which test the whole path.
     leaf_only: bool,
+    /// Whether `path` is the single key `eventType`, which is read from
+    /// [`Event::event_type`].
+    reads_event_type: bool,
 }
 
 #[derive(Default)]
@@ -105,6 +119,7 @@ impl FieldMatcher {
             .iter()
             .all(|pattern| !matches!(pattern, Pattern::Null | Pattern::Exists(_)));
         Ok(FieldMatcher {
+            reads_event_type: path.is_event_type(),
             path,
             patterns,
             all: modifiers.all,
@@ -130,7 +145,11 @@ impl FieldMatcher {
             .collect()
     }
 
-    pub fn matches(&self, event: &Node) -> bool {
+    pub fn matches(&self, event: &Event) -> bool {
+        if self.reads_event_type {
+            return self.matches_text(&event.event_type);
+        }
+        let event = &event.value;
         if self.all {
             return self
                 .patterns
@@ -150,6 +169,20 @@ impl FieldMatcher {
         self.patterns
             .iter()
             .any(|pattern| self.pattern_matches(pattern, event))
+    }
+
+    /// Matches a field that is present with the string value `text`.
+    fn matches_text(&self, text: &str) -> bool {
+        let pattern_matches = |pattern: &Pattern| match pattern {
+            Pattern::Null => false,
+            Pattern::Exists(expected) => *expected,
+            _ => text_leaf_matches(pattern, text, self.cased),
+        };
+        if self.all {
+            self.patterns.iter().all(pattern_matches)
+        } else {
+            self.patterns.iter().any(pattern_matches)
+        }
     }
 
     fn pattern_matches(&self, pattern: &Pattern, event: &Node) -> bool {
@@ -243,23 +276,34 @@ fn build_regex(pattern: &str, flags: &str, ignore_case: bool) -> Result<Pattern,
 }
 
 fn leaf_matches(pattern: &Pattern, value: &Node, cased: bool) -> bool {
+    if let Node::String(text) = value {
+        return text_leaf_matches(pattern, text, cased);
+    }
     match pattern {
-        Pattern::Number(comparison, limit) => {
-            let number = match value {
-                Node::Number(number) => number.as_f64(),
-                Node::String(text) => text.parse::<f64>().ok(),
-                _ => None,
-            };
-            number.is_some_and(|number| compare(*comparison, number, *limit))
-        }
-        Pattern::Cidr(network) => value
-            .as_str()
-            .and_then(|text| text.parse::<IpAddr>().ok())
-            .is_some_and(|address| network.contains(&address)),
+        Pattern::Number(comparison, limit) => value
+            .as_f64()
+            .is_some_and(|number| compare(*comparison, number, *limit)),
+        // Only a string can contain an IP address.
+        Pattern::Cidr(_) => false,
         Pattern::Regex(regex) => scalar_text(value).is_some_and(|text| regex.is_match(&text)),
         Pattern::Text { kind, needle } => {
             scalar_text(value).is_some_and(|text| text_matches(*kind, needle, &text, cased))
         }
+        Pattern::Null | Pattern::Exists(_) => false,
+    }
+}
+
+/// Matches one string value, as [`leaf_matches`] does a JSON string.
+fn text_leaf_matches(pattern: &Pattern, text: &str, cased: bool) -> bool {
+    match pattern {
+        Pattern::Number(comparison, limit) => text
+            .parse::<f64>()
+            .is_ok_and(|number| compare(*comparison, number, *limit)),
+        Pattern::Cidr(network) => text
+            .parse::<IpAddr>()
+            .is_ok_and(|address| network.contains(&address)),
+        Pattern::Regex(regex) => regex.is_match(text),
+        Pattern::Text { kind, needle } => text_matches(*kind, needle, text, cased),
         Pattern::Null | Pattern::Exists(_) => false,
     }
 }

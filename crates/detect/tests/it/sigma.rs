@@ -413,3 +413,111 @@ fn aggregation_without_timeframe_rejected() {
     let message = load_error(&yaml);
     assert!(message.contains("`avg`"), "{message}");
 }
+
+#[test]
+fn event_type_path_any_case() {
+    for field in ["eventType", "eventtype", "EventType", "EVENTTYPE"] {
+        let rules = load(&detection(
+            &format!("    selection:\n        {field}: user.account.privilege.grant"),
+            "selection",
+        ));
+        let alerts = run(
+            &rules,
+            &[
+                grant_event(),
+                sign_in("s", "ann@example.com", "203.0.113.1", 1, "SUCCESS"),
+            ],
+        );
+        assert_eq!(alerts.len(), 1, "{field}");
+        assert_eq!(alerts[0].evidence, ["g1"], "{field}");
+    }
+}
+
+/// An `eventType` condition reads the top-level `eventType` key that the
+/// event is recognised by, even when another key differs from it only in
+/// case.
+#[test]
+fn event_type_reads_okta_key() {
+    let mut event = grant_event();
+    event["eventtype"] = json!("user.session.start");
+    event["EventType"] = json!("user.session.start");
+    for field in ["eventType", "eventtype", "EventType"] {
+        let rules = load(&detection(
+            &format!("    selection:\n        {field}: user.account.privilege.grant"),
+            "selection",
+        ));
+        assert_eq!(run(&rules, &[event.clone()]).len(), 1, "{field}");
+        let rules = load(&detection(
+            &format!("    selection:\n        {field}|contains: session"),
+            "selection",
+        ));
+        assert_eq!(run(&rules, &[event.clone()]).len(), 0, "{field}|contains");
+    }
+}
+
+#[test]
+fn event_type_modifiers_match() {
+    const GRANT: &[&str] = &["g1"];
+    const SESSIONS: &[&str] = &["s1", "s2"];
+    const ALL: &[&str] = &["s1", "g1", "s2"];
+    const NONE: &[&str] = &[];
+    let cases = [
+        ("eventType|contains: privilege", GRANT),
+        ("eventType|contains: PRIVILEGE", GRANT),
+        ("eventType|contains: session", SESSIONS),
+        ("eventType|contains: revoke", NONE),
+        ("eventType|startswith: user.account", GRANT),
+        ("eventType|startswith: user.", ALL),
+        ("eventType|endswith: .grant", GRANT),
+        ("eventType|endswith: .revoke", NONE),
+        ("eventType: 'user.account.*'", GRANT),
+        ("eventType: 'user.session.*'", SESSIONS),
+        (
+            "eventType|re: '^user\\.account\\.privilege\\.(grant|revoke)$'",
+            GRANT,
+        ),
+        ("eventType|re: '^USER\\.'", NONE),
+        ("eventType|re|i: '^USER\\.'", ALL),
+        ("eventType|cased: user.account.privilege.grant", GRANT),
+        ("eventType|cased: USER.ACCOUNT.PRIVILEGE.GRANT", NONE),
+        ("eventType|contains|cased: Privilege", NONE),
+        (
+            "eventType|contains|all:\n            - account\n            - grant",
+            GRANT,
+        ),
+        (
+            "eventType|contains|all:\n            - account\n            - revoke",
+            NONE,
+        ),
+        (
+            "eventType|contains|all:\n            - user\n            - s",
+            ALL,
+        ),
+        (
+            "eventType:\n            - user.session.start\n            - user.account.privilege.grant",
+            ALL,
+        ),
+        ("eventType|exists: true", ALL),
+        ("eventType|exists: false", NONE),
+        ("eventType: null", NONE),
+        ("eventType|gt: 1", NONE),
+        ("eventType|cidr: 10.0.0.0/8", NONE),
+    ];
+    for (selection, expected) in cases {
+        let rules = load(&detection(
+            &format!("    selection:\n        {selection}"),
+            "selection",
+        ));
+        let events = [
+            sign_in("s1", "ann@example.com", "203.0.113.1", -2, "SUCCESS"),
+            grant_event(),
+            sign_in("s2", "bob@example.com", "203.0.113.2", 2, "FAILURE"),
+        ];
+        let alerts = run(&rules, &events);
+        let raised: Vec<&str> = alerts
+            .iter()
+            .flat_map(|alert| alert.evidence.iter().map(String::as_str))
+            .collect();
+        assert_eq!(raised, expected, "{selection}");
+    }
+}
