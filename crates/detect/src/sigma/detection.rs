@@ -78,8 +78,29 @@ impl Detection {
     }
 
     pub fn matches(&self, event: &Event) -> bool {
+        self.matches_with(event, &mut |matcher| matcher.matches(event))
+    }
+
+    /// Evaluates the condition on `event` with `test` deciding each field
+    /// condition, so that a caller can reuse results across detections.
+    pub(super) fn matches_with(
+        &self,
+        event: &Event,
+        test: &mut dyn FnMut(&FieldMatcher) -> bool,
+    ) -> bool {
         self.condition
-            .evaluate(&mut |index| self.selections[index].matches(event))
+            .evaluate(&mut |index| self.selections[index].matches(event, test))
+    }
+
+    /// Returns every field condition of the detection, to give them ids.
+    pub(super) fn matchers_mut(&mut self) -> impl Iterator<Item = &mut FieldMatcher> {
+        self.selections
+            .iter_mut()
+            .flat_map(|selection| match selection {
+                Selection::Groups(groups) => groups.as_mut_slice(),
+                Selection::Keywords(_) => &mut [],
+            })
+            .flat_map(|group| group.0.iter_mut())
     }
 
     /// Returns every field path the detection reads, or `None` when a
@@ -190,11 +211,9 @@ fn compile_group(name: &str, map: &yaml_serde::Mapping) -> Result<FieldGroup, De
 }
 
 impl Selection {
-    fn matches(&self, event: &Event) -> bool {
+    fn matches(&self, event: &Event, test: &mut dyn FnMut(&FieldMatcher) -> bool) -> bool {
         match self {
-            Selection::Groups(groups) => groups
-                .iter()
-                .any(|group| group.0.iter().all(|matcher| matcher.matches(event))),
+            Selection::Groups(groups) => groups.iter().any(|group| group.0.iter().all(&mut *test)),
             Selection::Keywords(words) => any_string(&event.value, &mut |text| {
                 let lower = text.to_lowercase();
                 words.iter().any(|word| lower.contains(word.as_str()))

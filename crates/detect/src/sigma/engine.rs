@@ -5,7 +5,8 @@
 //! A detection referenced by a correlation feeds that correlation; it
 //! raises alerts of its own only when the correlation sets `generate: true`
 //! or another rule does not reference it. A correlation that fires feeds
-//! the correlations that reference it in turn.
+//! the correlations that reference it in turn. A field condition that
+//! several detections share is evaluated once per event.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::correlation::{Burst, CorrelationSpec, CorrelationState, HitEntities, KEY_SEPARATOR};
 use super::detection::Detection;
+use super::field_results::FieldResults;
 use super::path::{FieldPath, scalar_text};
 use super::{RuleBody, RuleMeta, SigmaRule};
 use crate::event::Event;
@@ -52,6 +54,8 @@ pub struct SigmaEngine {
     correlations: Vec<CorrelationRule>,
     by_event_type: FxHashMap<String, Vec<usize>>,
     unindexed: Vec<usize>,
+    /// Results of the detections' field conditions on the current event.
+    field_results: FieldResults,
     settings: Arc<Settings>,
     suppressor: Suppressor,
     /// Buffer for the group key of a correlation match.
@@ -75,6 +79,7 @@ impl SigmaEngine {
             correlations: Vec::new(),
             by_event_type: FxHashMap::default(),
             unindexed: Vec::new(),
+            field_results: FieldResults::default(),
             settings,
             suppressor: Suppressor::default(),
             key: String::new(),
@@ -186,6 +191,8 @@ impl SigmaEngine {
     }
 
     fn index(&mut self) {
+        self.field_results =
+            FieldResults::intern(self.detections.iter_mut().map(|rule| &mut rule.detection));
         for (index, rule) in self.detections.iter().enumerate() {
             match rule.detection.required_event_types() {
                 Some(types) => {
@@ -264,6 +271,7 @@ impl SigmaEngine {
             return;
         };
         self.suppressor.prune(time);
+        self.field_results.start_event();
         // Okta spells event types in lower case, so this rarely allocates.
         let lower = if event
             .event_type
@@ -288,7 +296,11 @@ impl SigmaEngine {
                 Some(unindexed) => self.unindexed[unindexed],
             };
             let rule = &self.detections[index];
-            if !rule.detection.matches(event) {
+            let results = &mut self.field_results;
+            if !rule
+                .detection
+                .matches_with(event, &mut |matcher| results.test(matcher, event))
+            {
                 continue;
             }
             if self.settings.skips(&rule.meta.id, rule.meta.people, event) {

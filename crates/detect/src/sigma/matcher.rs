@@ -86,6 +86,43 @@ pub struct FieldMatcher {
     /// Whether `path` is the single key `eventType`, which is read from
     /// [`Event::event_type`].
     reads_event_type: bool,
+    /// The source text the matcher was compiled from. Two matchers with
+    /// equal keys match the same events.
+    key: MatcherKey,
+    /// Position in the table of distinct conditions of the engine that
+    /// evaluates the matcher, or [`FieldMatcher::NO_ID`].
+    id: u32,
+}
+
+/// Source text of a field condition: the field with its modifiers and the
+/// values, as the rule spells them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MatcherKey {
+    spec: String,
+    values: Vec<ScalarKey>,
+}
+
+/// A YAML scalar with its type, because the type can change the pattern.
+/// For example, `exists: true` tests presence but `exists: 'true'` compares text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum ScalarKey {
+    Null,
+    Bool(bool),
+    Number(String),
+    String(String),
+}
+
+impl ScalarKey {
+    /// Returns the key of a scalar, or `None` for a list, map or tagged value.
+    fn of(value: &yaml_serde::Value) -> Option<ScalarKey> {
+        match value {
+            yaml_serde::Value::Null => Some(ScalarKey::Null),
+            yaml_serde::Value::Bool(flag) => Some(ScalarKey::Bool(*flag)),
+            yaml_serde::Value::Number(number) => Some(ScalarKey::Number(number.to_string())),
+            yaml_serde::Value::String(text) => Some(ScalarKey::String(text.clone())),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -112,12 +149,20 @@ impl FieldMatcher {
             other => vec![other],
         };
         let patterns = values
-            .into_iter()
+            .iter()
             .map(|value| compile_pattern(value, &modifiers))
             .collect::<Result<Vec<_>, _>>()?;
         let leaf_only = patterns
             .iter()
             .all(|pattern| !matches!(pattern, Pattern::Null | Pattern::Exists(_)));
+        let key = MatcherKey {
+            spec: spec.to_string(),
+            values: values
+                .into_iter()
+                .map(ScalarKey::of)
+                .collect::<Option<Vec<_>>>()
+                .ok_or(MatcherError::NotAScalar)?,
+        };
         Ok(FieldMatcher {
             reads_event_type: path.is_event_type(),
             path,
@@ -125,7 +170,27 @@ impl FieldMatcher {
             all: modifiers.all,
             cased: modifiers.cased,
             leaf_only,
+            key,
+            id: FieldMatcher::NO_ID,
         })
+    }
+
+    /// The id of a matcher that no engine has given an id.
+    pub const NO_ID: u32 = u32::MAX;
+
+    /// Returns the source text the matcher was compiled from.
+    pub fn key(&self) -> &MatcherKey {
+        &self.key
+    }
+
+    /// Returns the matcher's position in its engine's table of distinct
+    /// conditions, or [`FieldMatcher::NO_ID`].
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    pub fn set_id(&mut self, id: u32) {
+        self.id = id;
     }
 
     /// Returns the values an unmodified `eventType` condition requires, lower-cased.

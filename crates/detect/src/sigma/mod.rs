@@ -27,6 +27,7 @@ mod condition;
 pub(crate) mod correlation;
 mod detection;
 mod engine;
+mod field_results;
 mod matcher;
 mod parse;
 mod path;

@@ -414,6 +414,76 @@ fn aggregation_without_timeframe_rejected() {
     assert!(message.contains("`avg`"), "{message}");
 }
 
+/// Returns how many alerts each rule id raised.
+fn alerts_per_rule(alerts: &[idaudit_store::Alert]) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for alert in alerts {
+        *counts.entry(alert.rule.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Two rules with the same selection, and a third that reaches it through
+/// `not`, so it is evaluated outside the `eventType` index. The engine
+/// evaluates the shared conditions once per event.
+const SHARED: &str = "title: First\nname: first\ndetection:\n    selection:\n        eventType: user.session.start\n        outcome.result: FAILURE\n    condition: selection\n---\ntitle: Second\nname: second\ndetection:\n    failed:\n        outcome.result: FAILURE\n        eventType: user.session.start\n    condition: failed\n---\ntitle: Not failed\nname: not-failed\ndetection:\n    failed:\n        eventType: user.session.start\n        outcome.result: FAILURE\n    condition: not failed\n";
+
+#[test]
+fn shared_selection_matches_every_rule() {
+    let rules = load(SHARED);
+    let failure = sign_in("a", "jdoe@example.com", "203.0.113.9", 0, "FAILURE");
+    let alerts = run(&rules, &[failure]);
+    let counts = alerts_per_rule(&alerts);
+    assert_eq!(counts.get("first"), Some(&1), "{alerts:#?}");
+    assert_eq!(counts.get("second"), Some(&1), "{alerts:#?}");
+    assert_eq!(counts.get("not-failed"), None, "{alerts:#?}");
+}
+
+#[test]
+fn shared_selection_fails_every_rule() {
+    let rules = load(SHARED);
+    let success = sign_in("a", "jdoe@example.com", "203.0.113.9", 0, "SUCCESS");
+    let alerts = run(&rules, &[success]);
+    let counts = alerts_per_rule(&alerts);
+    assert_eq!(counts.get("first"), None, "{alerts:#?}");
+    assert_eq!(counts.get("second"), None, "{alerts:#?}");
+    assert_eq!(counts.get("not-failed"), Some(&1), "{alerts:#?}");
+}
+
+/// A result stored for one event must not be read for the next one: the
+/// shared condition flips from true to false and back between events.
+#[test]
+fn shared_selection_result_per_event() {
+    let rules = load(SHARED);
+    let events = [
+        sign_in("a", "ann@example.com", "203.0.113.1", 0, "FAILURE"),
+        sign_in("b", "bob@example.com", "203.0.113.2", 1, "SUCCESS"),
+        sign_in("c", "cat@example.com", "203.0.113.3", 2, "FAILURE"),
+        grant_event(),
+    ];
+    let alerts = run(&rules, &events);
+    let raised: Vec<(String, String)> = alerts
+        .iter()
+        .map(|alert| (alert.rule.clone(), alert.evidence.join(",")))
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("first", "a"),
+        ("second", "a"),
+        ("not-failed", "b"),
+        ("first", "c"),
+        ("second", "c"),
+        ("not-failed", "g1"),
+    ]
+    .iter()
+    .map(|(rule, uuid)| (rule.to_string(), uuid.to_string()))
+    .collect();
+    let mut raised_sorted = raised.clone();
+    raised_sorted.sort();
+    let mut expected_sorted = expected.clone();
+    expected_sorted.sort();
+    assert_eq!(raised_sorted, expected_sorted, "{raised:?}");
+}
+
 #[test]
 fn event_type_path_any_case() {
     for field in ["eventType", "eventtype", "EventType", "EVENTTYPE"] {
