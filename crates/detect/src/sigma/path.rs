@@ -139,6 +139,28 @@ mod tests {
     }
 
     #[test]
+    fn arrays_fan_out_at_any_depth() {
+        let event = Node::from(serde_json::json!({
+            "target": [
+                {"type": "User", "tags": [["a", "b"], "c"]},
+                [{"type": "Group"}],
+            ],
+        }));
+        let texts = |path: &str| {
+            let mut found = Vec::new();
+            FieldPath::parse(path).any(&event, &mut |value| {
+                found.extend(value.as_str().map(str::to_string));
+                false
+            });
+            found
+        };
+
+        assert_eq!(texts("target.type"), ["User", "Group"]);
+        assert_eq!(texts("target.tags"), ["a", "b", "c"]);
+        assert!(texts("target.type.x").is_empty());
+    }
+
+    #[test]
     fn case_variants_read_independent_of_order() {
         let forward = object(&[("EventType", "camel"), ("EVENTTYPE", "upper")]);
         let backward = object(&[("EVENTTYPE", "upper"), ("EventType", "camel")]);
