@@ -35,6 +35,15 @@ fn detection(selection: &str, condition: &str) -> String {
     )
 }
 
+/// Loads a rule whose condition is one selection of `fields`, lines of
+/// field conditions indented by eight spaces.
+fn load_selection(fields: &str) -> RuleSet {
+    load(&detection(
+        &format!("    selection:\n{fields}"),
+        "selection",
+    ))
+}
+
 fn grant_event() -> Value {
     json!({
         "uuid": "g1",
@@ -91,10 +100,7 @@ fn modifiers_match_nested_camel_case() {
         ("        client.zone|exists: true", false),
     ];
     for (selection, expected) in cases {
-        let rules = load(&detection(
-            &format!("    selection:\n{selection}"),
-            "selection",
-        ));
+        let rules = load_selection(selection);
         let alerts = run(&rules, &[grant_event()]);
         assert_eq!(alerts.len(), usize::from(expected), "{selection}");
     }
@@ -140,10 +146,7 @@ fn load_error_names_file_and_line() {
 
 #[test]
 fn lower_cased_keys_never_match() {
-    let rules = load(&detection(
-        "    selection:\n        eventtype: user.account.privilege.grant",
-        "selection",
-    ));
+    let rules = load_selection("        eventtype: user.account.privilege.grant");
     let panther = json!({
         "uuid": "p1",
         "published": "2026-11-30T09:00:00.000Z",
@@ -487,10 +490,7 @@ fn shared_selection_result_per_event() {
 #[test]
 fn event_type_path_any_case() {
     for field in ["eventType", "eventtype", "EventType", "EVENTTYPE"] {
-        let rules = load(&detection(
-            &format!("    selection:\n        {field}: user.account.privilege.grant"),
-            "selection",
-        ));
+        let rules = load_selection(&format!("        {field}: user.account.privilege.grant"));
         let alerts = run(
             &rules,
             &[
@@ -512,15 +512,9 @@ fn event_type_reads_okta_key() {
     event["eventtype"] = json!("user.session.start");
     event["EventType"] = json!("user.session.start");
     for field in ["eventType", "eventtype", "EventType"] {
-        let rules = load(&detection(
-            &format!("    selection:\n        {field}: user.account.privilege.grant"),
-            "selection",
-        ));
+        let rules = load_selection(&format!("        {field}: user.account.privilege.grant"));
         assert_eq!(run(&rules, &[event.clone()]).len(), 1, "{field}");
-        let rules = load(&detection(
-            &format!("    selection:\n        {field}|contains: session"),
-            "selection",
-        ));
+        let rules = load_selection(&format!("        {field}|contains: session"));
         assert_eq!(run(&rules, &[event.clone()]).len(), 0, "{field}|contains");
     }
 }
@@ -574,10 +568,7 @@ fn event_type_modifiers_match() {
         ("eventType|cidr: 10.0.0.0/8", NONE),
     ];
     for (selection, expected) in cases {
-        let rules = load(&detection(
-            &format!("    selection:\n        {selection}"),
-            "selection",
-        ));
+        let rules = load_selection(&format!("        {selection}"));
         let events = [
             sign_in("s1", "ann@example.com", "203.0.113.1", -2, "SUCCESS"),
             grant_event(),
