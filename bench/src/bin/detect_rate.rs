@@ -7,11 +7,11 @@
 //!
 //! - `generate USERS DAYS SEEDS [scattered]` generates SEEDS orgs of USERS
 //!   users and DAYS days of System Log, one at a time and laid end to end
-//!   in time, and streams each through one built-in-pack detector, one
-//!   SigmaHQ detector and one full-pack detector, printing the three rates
-//!   and the process's resident memory. The events' text sits end to end in
-//!   one buffer (see `Layout`); with `scattered`, each event
-//!   is a separate heap string, read in an order unrelated to its address.
+//!   in time. It streams each org through one built-in-pack detector, one
+//!   SigmaHQ detector and one full-pack detector, and prints the three
+//!   rates and the process's resident memory. The events' text lies end
+//!   to end in one buffer (see `Layout`). With `scattered`, each event is
+//!   a separate heap string, read in an order unrelated to its address.
 //! - `write USERS DAYS SEEDS JSONL` writes the same events, one per line,
 //!   to a file or to stdout for `-`, for `bench/detect_sqlite.py`.
 //! - `file JSONL [PASS]...` times passes over a file's events: `parse`

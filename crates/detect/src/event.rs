@@ -40,9 +40,9 @@ pub struct Event {
     /// The position of the projection that `value` was last parsed with,
     /// if a projection parsed it.
     shape: Option<usize>,
-    /// The value last parsed with each other projection, by position, so
-    /// that parsing an event like one of the same type before overwrites
-    /// values in place instead of removing and adding fields.
+    /// The value last parsed with each other projection, by position.
+    /// Parsing an event of a type seen before then overwrites values in
+    /// place instead of removing and adding fields.
     spares: Vec<Node>,
 }
 
@@ -106,7 +106,8 @@ impl Event {
     /// Parses a stored LogEvent into `event`, keeping only the fields in
     /// `projection` and reusing the allocations of the event parsed before.
     /// On error `event` must not be read.
-    /// `shape` is the projection's position among those parsing into
+    ///
+    /// `shape` is the projection's position among those that parse into
     /// `event`, for [`Event::take_shape`].
     pub(crate) fn parse_projected_into(
         raw: &str,
@@ -142,11 +143,12 @@ impl Event {
         if self.shape == Some(shape) {
             return;
         }
-        let needed = shape.max(self.shape.unwrap_or(0)) + 1;
-        if self.spares.len() < needed {
-            self.spares.resize_with(needed, Node::default);
+        // The position of the projection in use is below the length
+        // already, because this resized `spares` when it took that shape.
+        if self.spares.len() <= shape {
+            self.spares.resize_with(shape + 1, Node::default);
         }
-        // The slot of the projection in use holds nothing of value.
+        // The slot of the projection in use contains only a placeholder.
         if let Some(current) = self.shape {
             std::mem::swap(&mut self.value, &mut self.spares[current]);
         }

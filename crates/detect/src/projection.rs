@@ -292,7 +292,7 @@ impl Projections {
 
 const EVENT_TYPE_KEY: &[u8] = b"\"eventType\":\"";
 
-/// Positions of [`Projections::other`] and [`Projections::union`]; those of
+/// Positions of [`Projections::other`] and [`Projections::union`]. Those of
 /// the projections by type start at [`FIRST_BY_TYPE`].
 const OTHER: usize = 0;
 const UNION: usize = 1;
@@ -402,14 +402,14 @@ impl<'a> Scanner<'a> {
         let Node::Object(pairs) = slot else {
             return Err(ScanError);
         };
-        // Bit `i` is set once `pairs[i]` holds a value of this object.
+        // Bit `i` is set once `pairs[i]` contains a value of this object.
         // Pairs past the 64th can only have been added by this object,
         // because a longer object is cleared first.
         if pairs.len() > 64 {
             pairs.clear();
         }
         let mut set = 0u64;
-        // Events of one type list their keys in the same order, so the
+        // Events of one type usually list their keys in the same order, so the
         // pair after the one set last is the likely match of the next key.
         let mut next = 0;
         self.position += 1;

@@ -12,9 +12,8 @@
 //! key spelled exactly `eventType`, Okta's own key, by which the event is
 //! recognised. An event may also have a key that differs from it only in
 //! case, such as `eventtype`, and an `eventType` condition never reads it.
-//! NOTE: A walk of the event, as for other paths, reads the key spelled as
-//! the rule spells it, else the first key equal in any case. Rules matched
-//! such an event through that key while `eventType` was walked too.
+//! NOTE: other paths are walked, and a walk reads the key spelled as the
+//! rule spells it, so a rule on `eventtype` once read such a second key.
 
 use std::net::IpAddr;
 

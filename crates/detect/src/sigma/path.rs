@@ -81,12 +81,13 @@ fn walk(
     }
 }
 
-/// Returns the value of the key spelled exactly `name`, else of the key
-/// that comes first in byte order among those equal to `name` without
-/// regard to ASCII case, so that the result does not depend on the order
-/// of the object's pairs. One pass over the keys does both, because most
-/// objects of an event are small and most keys differ from `name` in
-/// length. `lower` is `name` in ASCII lower case.
+/// Returns the value of the key spelled exactly `name`, else of the first
+/// key in byte order among those equal to `name` without regard to ASCII
+/// case. Byte order makes the result independent of the order of the pairs.
+///
+/// One pass over the keys does both, because most objects of an event are
+/// small and most keys differ from `name` in length. `lower` is `name` in
+/// ASCII lower case.
 fn child_ignoring_case<'a>(
     pairs: &'a [(String, Node)],
     name: &str,
